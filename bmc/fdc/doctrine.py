@@ -1,0 +1,46 @@
+"""Doctrine and weapons control: who may be engaged, with how many rounds. Pure.
+
+Identification: a track a radar reports with a valid IFF reply is a FRIEND,
+for good. Otherwise it stays PENDING for ``identification_time_s`` after it
+was first seen (time for the interrogator to get replies), then becomes
+HOSTILE when its kinematics classify it as a weapon (drone, cruise missile)
+and UNKNOWN otherwise. Weapons FREE engages threatening HOSTILE and UNKNOWN
+tracks, TIGHT only HOSTILE ones, HOLD none. Friends are never engaged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from protocols.messages import Classification, Identity, WeaponsControl
+
+WEAPON_CLASSES = (Classification.DRONE, Classification.CRUISE_MISSILE)
+
+
+def identify(
+    friend: npt.NDArray[np.bool_],
+    classification: npt.NDArray[np.int64],
+    held_s: npt.NDArray[np.float64],
+    identification_time_s: float,
+) -> npt.NDArray[np.int64]:
+    """Identity of every track (see module docstring)."""
+    weapon = np.isin(classification, [int(c) for c in WEAPON_CLASSES])
+    ident = np.where(weapon, int(Identity.HOSTILE), int(Identity.UNKNOWN))
+    ident = np.where(held_s < identification_time_s, int(Identity.PENDING), ident)
+    return np.where(friend, int(Identity.FRIEND), ident).astype(np.int64)
+
+
+def engageable(identity: npt.NDArray[np.int64], weapons_control: WeaponsControl) -> npt.NDArray[np.bool_]:
+    """Tracks the weapons control status allows to be engaged."""
+    if weapons_control == WeaponsControl.HOLD:
+        return np.zeros(identity.shape, dtype=bool)
+    allowed = [int(Identity.HOSTILE)]
+    if weapons_control == WeaponsControl.FREE:
+        allowed.append(int(Identity.UNKNOWN))
+    return np.isin(identity, allowed)
+
+
+def salvo_kill_probability(pk: npt.NDArray[np.float64] | float, rounds: int) -> npt.NDArray[np.float64]:
+    """Probability that at least one of ``rounds`` independent shots kills."""
+    return np.asarray(1.0 - (1.0 - np.asarray(pk, dtype=float)) ** rounds)

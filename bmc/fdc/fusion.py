@@ -1,0 +1,201 @@
+"""System tracks: the FDC's fused air picture from every radar's local tracks.
+
+Fusion follows the reporting-responsibility idea of tactical data links: each
+system track takes its state from the contributing radar whose track is the
+most accurate (smallest position covariance trace), switching when another
+radar reports better or the current source goes stale. Radar tracks are
+associated to system tracks once, when first confirmed, by distance; after
+that the (radar, local id) pair stays mapped until the radar drops it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from protocols.messages import Identity, TrackReport, TrackStatus
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """The live system tracks, predicted to ``time_s``; columns of length N."""
+
+    time_s: float
+    track_id: npt.NDArray[np.int64]
+    state: FloatArray
+    """(N, 6) position [m] and velocity [m/s], ENU."""
+    position_variance_m2: FloatArray
+    """Trace of the position covariance of the chosen source."""
+    friend: npt.NDArray[np.bool_]
+    """A radar has ever reported an IFF reply for this track."""
+    classification: npt.NDArray[np.int64]
+    first_seen_s: FloatArray
+    truth_id: tuple[str, ...]
+    """Scoring annotation from simulated radars ('' when unknown)."""
+
+    def __len__(self) -> int:
+        return int(self.track_id.shape[0])
+
+
+class SystemTracks:
+    """Holds system tracks; updated by radar reports, read as a :class:`Picture`."""
+
+    def __init__(self, gate_m: float, timeout_s: float, stale_s: float = 5.0) -> None:
+        if gate_m <= 0 or timeout_s <= 0:
+            raise ValueError(f"gate_m and timeout_s must be > 0 (got {gate_m}, {timeout_s})")
+        self.gate_m = gate_m
+        self.timeout_s = timeout_s
+        self.stale_s = stale_s
+        self._next_id = 1
+        cap = 64
+        self.ids = np.zeros(cap, dtype=np.int64)
+        self.alive = np.zeros(cap, dtype=bool)
+        self.state = np.zeros((cap, 6))
+        self.time = np.zeros(cap)
+        self.quality = np.full(cap, np.inf)
+        self.source = np.full(cap, -1, dtype=np.int64)
+        self.friend = np.zeros(cap, dtype=bool)
+        self.cls = np.ones(cap, dtype=np.int64)
+        self.first_seen = np.zeros(cap)
+        self.truth: list[str] = [""] * cap
+        self._map: dict[tuple[int, int], int] = {}
+        self._radar_index: dict[str, int] = {}
+        self._free: list[int] = list(range(cap - 1, -1, -1))
+
+    def _grow(self) -> None:
+        cap = len(self.ids)
+        new = cap * 2
+        for name in ("ids", "alive", "state", "time", "quality", "source", "friend", "cls", "first_seen"):
+            old = getattr(self, name)
+            arr = np.zeros((new, *old.shape[1:]), dtype=old.dtype)
+            arr[:cap] = old
+            setattr(self, name, arr)
+        self.quality[cap:] = np.inf
+        self.source[cap:] = -1
+        self.cls[cap:] = 1
+        self.truth += [""] * cap
+        self._free = list(range(new - 1, cap - 1, -1)) + self._free
+
+    def _new_slot(self, now: float) -> int:
+        if not self._free:
+            self._grow()
+        slot = self._free.pop()
+        self.ids[slot] = self._next_id
+        self._next_id += 1
+        self.alive[slot] = True
+        self.quality[slot] = np.inf
+        self.source[slot] = -1
+        self.friend[slot] = False
+        self.first_seen[slot] = now
+        self.time[slot] = now
+        self.cls[slot] = 1
+        self.truth[slot] = ""
+        return slot
+
+    def update(self, radar_id: str, report: TrackReport, now: float) -> None:
+        """Fold one radar scan into the system tracks."""
+        radar = self._radar_index.setdefault(radar_id, len(self._radar_index))
+        n = len(report)
+        if n == 0:
+            return
+        slots = np.full(n, -1, dtype=np.int64)
+        status = report.status
+        keys = report.track_id.tolist()
+        for i, key in enumerate(keys):
+            slot = self._map.get((radar, key))
+            if slot is not None:
+                if status[i] == TrackStatus.DROPPED:
+                    del self._map[(radar, key)]
+                else:
+                    slots[i] = slot
+        pos_var = np.trace(report.covariance[:, :3, :3], axis1=1, axis2=2)
+        fresh = np.flatnonzero((slots < 0) & (status == TrackStatus.CONFIRMED))
+        if fresh.size:
+            self._associate(radar, report, fresh, slots, now)
+        use = slots >= 0
+        if not use.any():
+            return
+        idx = np.flatnonzero(use)
+        sl = slots[idx]
+        dt = now - report.scan_time_s
+        st = report.state[idx].copy()
+        st[:, :3] += st[:, 3:] * dt
+        better = (
+            (self.source[sl] == radar)
+            | (pos_var[idx] <= self.quality[sl])
+            | (now - self.time[sl] > self.stale_s)
+        )
+        take = sl[better]
+        self.state[take] = st[better]
+        self.time[take] = now
+        self.quality[take] = pos_var[idx][better]
+        self.source[take] = radar
+        self.cls[take] = report.classification[idx][better]
+        self.friend[sl] |= report.identity[idx] == Identity.FRIEND
+        for j, slot in zip(idx[better].tolist(), take.tolist(), strict=True):
+            if report.truth_id[j]:
+                self.truth[slot] = report.truth_id[j]
+
+    def _associate(
+        self,
+        radar: int,
+        report: TrackReport,
+        fresh: npt.NDArray[np.int64],
+        slots: npt.NDArray[np.int64],
+        now: float,
+    ) -> None:
+        live = np.flatnonzero(self.alive)
+        # A radar never feeds one system track with two of its own tracks.
+        taken = {s for (r, _), s in self._map.items() if r == radar}
+        if live.size:
+            pred = self.state[live, :3] + self.state[live, 3:] * (now - self.time[live])[:, None]
+        for i in fresh.tolist():
+            key = int(report.track_id[i])
+            pos = report.state[i, :3]
+            slot = -1
+            if live.size:
+                d = np.linalg.norm(pred - pos, axis=1)
+                for j in np.argsort(d).tolist():
+                    if d[j] > self.gate_m:
+                        break
+                    if int(live[j]) not in taken:
+                        slot = int(live[j])
+                        break
+            if slot < 0:
+                slot = self._new_slot(now)
+                self.state[slot] = report.state[i]
+                self.time[slot] = now
+            self._map[(radar, key)] = slot
+            taken.add(slot)
+            slots[i] = slot
+
+    def prune(self, now: float) -> list[int]:
+        """Drop system tracks no radar updated for ``timeout_s``; returns their ids."""
+        dead = np.flatnonzero(self.alive & (now - self.time > self.timeout_s))
+        if not dead.size:
+            return []
+        dead_set = set(dead.tolist())
+        self._map = {k: v for k, v in self._map.items() if v not in dead_set}
+        self.alive[dead] = False
+        self._free.extend(sorted(dead_set, reverse=True))
+        return [int(x) for x in self.ids[dead]]
+
+    def picture(self, now: float) -> Picture:
+        """Live system tracks predicted to ``now``."""
+        live = np.flatnonzero(self.alive)
+        st = self.state[live].copy()
+        st[:, :3] += st[:, 3:] * (now - self.time[live])[:, None]
+        return Picture(
+            time_s=now,
+            track_id=self.ids[live].copy(),
+            state=st,
+            position_variance_m2=self.quality[live].copy(),
+            friend=self.friend[live].copy(),
+            classification=self.cls[live].copy(),
+            first_seen_s=self.first_seen[live].copy(),
+            truth_id=tuple(self.truth[s] for s in live.tolist()),
+        )

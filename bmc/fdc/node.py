@@ -1,0 +1,279 @@
+"""The FDC node: glue between the bus and the pure fusion, threat, assignment and doctrine code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import simpy
+
+from bmc.engine.node import Node
+from bmc.fdc.assign import FireUnits, assign, pair
+from bmc.fdc.doctrine import engageable, identify, salvo_kill_probability
+from bmc.fdc.fusion import SystemTracks
+from bmc.fdc.threat import assess
+from bmc.scenario import FdcConfig
+from protocols import codec
+from protocols import messages as m
+from protocols.bus import Bus
+from protocols.topics import Topics
+
+ASSESSMENT_MARGIN_S = 20.0
+"""An engagement whose detonation has not been heard this long after the
+predicted intercept is closed as a miss, so a lost report cannot pin a target."""
+
+WCS = {"free": m.WeaponsControl.FREE, "tight": m.WeaponsControl.TIGHT, "hold": m.WeaponsControl.HOLD}
+
+
+@dataclass(frozen=True, slots=True)
+class Assets:
+    """Defended assets as columns."""
+
+    ids: tuple[str, ...]
+    centre_m: npt.NDArray[np.float64]
+    radius_m: npt.NDArray[np.float64]
+    value: npt.NDArray[np.float64]
+
+
+@dataclass(slots=True)
+class Engagement:
+    """One fire order followed to its outcome."""
+
+    order: m.FireOrder
+    last_sent_s: float
+    acked: bool = False
+    launched: int = 0
+    resolved: int = 0
+    launching_over: bool = False
+    killed: bool = False
+    done: bool = False
+    interceptors: list[str] = field(default_factory=list)
+
+
+class FdcNode(Node):
+    """Fuses radar tracks, evaluates threats, assigns launchers, follows orders to their outcome."""
+
+    kind = "fdc"
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        bus: Bus,
+        topics: Topics,
+        rng: np.random.Generator,
+        config: FdcConfig,
+        assets: Assets,
+        launcher_ids: list[str],
+        units: FireUnits,
+        keys: dict[str, bytes],
+    ) -> None:
+        super().__init__(config.id, env, bus, topics, rng)
+        self.config = config
+        self.assets = assets
+        self.launcher_ids = launcher_ids
+        self.units_index = {lid: i for i, lid in enumerate(launcher_ids)}
+        self.units = units
+        self.keys = keys
+        self.rounds = config.salvo_rounds
+        self.wcs = WCS[config.weapons_control]
+        self.tracks = SystemTracks(config.fusion_gate_m, config.track_timeout_s)
+        self.launcher_status: dict[str, m.LauncherStatus] = {}
+        self.busy: dict[str, str] = {}
+        """Launcher -> order sent to it whose effect on its status is not yet seen."""
+        self.engagements: dict[str, Engagement] = {}
+        self.engaged: dict[int, str] = {}
+        """System track id -> order id of its open engagement."""
+        self.killed: set[int] = set()
+        self.orders_issued = 0
+        self.orders_resent = 0
+
+    # ------------------------------------------------------------ inputs
+
+    def _on_tracks(self, msg: m.Message) -> None:
+        assert isinstance(msg.body, m.TrackReport)
+        self.tracks.update(msg.header.sender, msg.body, self.now)
+
+    def _on_status(self, msg: m.Message) -> None:
+        s = msg.body
+        assert isinstance(s, m.LauncherStatus)
+        if s.launcher_id not in self.units_index:
+            return
+        self.launcher_status[s.launcher_id] = s
+        if s.state != m.LauncherState.READY:
+            self.busy.pop(s.launcher_id, None)
+
+    def _on_engagement(self, msg: m.Message) -> None:
+        e = msg.body
+        assert isinstance(e, m.EngagementStatus)
+        eng = self.engagements.get(e.order_id)
+        if eng is None or eng.done:
+            return
+        st = e.state
+        if st == m.EngagementState.ACCEPTED:
+            eng.acked = True
+        elif st == m.EngagementState.REJECTED:
+            eng.acked = True
+            self.busy.pop(eng.order.launcher_id, None)
+            self._close(eng)
+        elif st == m.EngagementState.LAUNCHED:
+            eng.acked = True
+            if e.interceptor_id not in eng.interceptors:
+                eng.interceptors.append(e.interceptor_id)
+                eng.launched += 1
+            if eng.launched >= eng.order.rounds:
+                eng.launching_over = True
+        elif st == m.EngagementState.ABORTED:
+            eng.launching_over = True
+            self._settle(eng)
+
+    def _on_detonation(self, msg: m.Message) -> None:
+        d = msg.body
+        assert isinstance(d, m.Detonation)
+        eng = self.engagements.get(d.order_id)
+        if eng is None or eng.done or d.interceptor_id not in eng.interceptors:
+            return
+        eng.resolved += 1
+        if d.outcome == m.DetonationOutcome.KILL:
+            eng.killed = True
+            self.killed.add(eng.order.target_track_id)
+        self._settle(eng)
+
+    def _on_command(self, msg: m.Message) -> None:
+        c = msg.body
+        assert isinstance(c, m.OperatorCommand)
+        if c.set_weapons_control is not None:
+            self.wcs = c.set_weapons_control
+            self._heartbeat()
+
+    # ------------------------------------------------------------ engagements
+
+    def _settle(self, eng: Engagement) -> None:
+        if eng.killed or (eng.launching_over and eng.resolved >= eng.launched):
+            self._close(eng)
+
+    def _close(self, eng: Engagement) -> None:
+        eng.done = True
+        if self.engaged.get(eng.order.target_track_id) == eng.order.order_id:
+            del self.engaged[eng.order.target_track_id]
+
+    def _housekeeping(self) -> None:
+        now = self.now
+        for eng in self.engagements.values():
+            if eng.done:
+                continue
+            o = eng.order
+            if not eng.acked:
+                if now > o.expiry_time_s:
+                    self.busy.pop(o.launcher_id, None)
+                    self._close(eng)
+                elif now - eng.last_sent_s >= self.config.order_retry_s:
+                    eng.last_sent_s = now
+                    self.orders_resent += 1
+                    self.publish("order", o, kind="launcher", node_id=o.launcher_id)
+            elif now > o.intercept_time_s + ASSESSMENT_MARGIN_S and (eng.launching_over or eng.launched == 0):
+                self._close(eng)
+        if self.busy:
+            for lid, oid in list(self.busy.items()):
+                if now > self.engagements[oid].order.expiry_time_s:
+                    del self.busy[lid]
+
+    def _available(self) -> npt.NDArray[np.bool_]:
+        ok = np.zeros(len(self.launcher_ids), dtype=bool)
+        for i, lid in enumerate(self.launcher_ids):
+            s = self.launcher_status.get(lid)
+            ok[i] = (
+                s is not None
+                and s.state == m.LauncherState.READY
+                and s.missiles_ready >= self.rounds
+                and lid not in self.busy
+            )
+        return ok
+
+    def _assign(self) -> None:
+        now = self.now
+        self.tracks.prune(now)
+        self._housekeeping()
+        if self.wcs == m.WeaponsControl.HOLD or not self.launcher_ids:
+            return
+        pic = self.tracks.picture(now)
+        if not len(pic):
+            return
+        ident = identify(
+            pic.friend, pic.classification, now - pic.first_seen_s, self.config.identification_time_s
+        )
+        free = np.array(
+            [t not in self.engaged and t not in self.killed for t in pic.track_id.tolist()], dtype=bool
+        )
+        cand = np.flatnonzero(engageable(ident, self.wcs) & free)
+        if not cand.size:
+            return
+        pos, vel = pic.state[cand, :3], pic.state[cand, 3:]
+        threat = assess(
+            pos,
+            vel,
+            self.assets.centre_m,
+            self.assets.radius_m + self.config.threat_margin_m,
+            self.assets.value,
+        )
+        sel = np.flatnonzero(threat.threatening)
+        if not sel.size:
+            return
+        available = self._available()
+        if not available.any():
+            return
+        pairing = pair(pos[sel], vel[sel], threat.time_to_asset_s[sel], self.units, available)
+        value = threat.priority[sel, None] * salvo_kill_probability(self.units.pk, self.rounds)[None, :]
+        for row, col in assign(value, pairing.feasible):
+            k = int(cand[sel[row]])
+            self._fire(
+                int(pic.track_id[k]),
+                pic.state[k],
+                self.launcher_ids[col],
+                pairing.intercept_point_m[row, col],
+                float(pairing.time_to_intercept_s[row, col]),
+            )
+
+    def _fire(
+        self,
+        track_id: int,
+        state: npt.NDArray[np.float64],
+        launcher_id: str,
+        pip: npt.NDArray[np.float64],
+        tti_s: float,
+    ) -> None:
+        now = self.now
+        self.orders_issued += 1
+        order = m.FireOrder(
+            order_id=f"{self.id}-{self.orders_issued:05d}",
+            launcher_id=launcher_id,
+            target_track_id=track_id,
+            target_position_m=(float(state[0]), float(state[1]), float(state[2])),
+            target_velocity_mps=(float(state[3]), float(state[4]), float(state[5])),
+            intercept_point_m=(float(pip[0]), float(pip[1]), float(pip[2])),
+            intercept_time_s=now + tti_s,
+            rounds=self.rounds,
+            issued_time_s=now,
+            expiry_time_s=now + self.config.order_expiry_s,
+        )
+        order = codec.sign_order(order, self.keys[launcher_id])
+        self.engagements[order.order_id] = Engagement(order, now)
+        self.engaged[track_id] = order.order_id
+        self.busy[launcher_id] = order.order_id
+        self.publish("order", order, kind="launcher", node_id=launcher_id)
+
+    # ------------------------------------------------------------ outputs
+
+    def _heartbeat(self) -> None:
+        active = sum(1 for e in self.engagements.values() if not e.done)
+        self.publish("heartbeat", m.FdcHeartbeat(self.id, self.wcs, int(self.tracks.alive.sum()), active))
+
+    def setup(self) -> None:
+        t = self.topics
+        self.on(t.any("radar", "tracks"), self._on_tracks)
+        self.on(t.any("launcher", "status"), self._on_status)
+        self.on(t.any("launcher", "engagement"), self._on_engagement)
+        self.on(t.topic("world", "world", "detonation"), self._on_detonation)
+        self.on(t.topic("fdc", self.id, "command"), self._on_command)
+        self.every(self.config.heartbeat_period_s, self._heartbeat)
+        self.every(self.config.assignment_period_s, self._assign, first_s=self.config.assignment_period_s / 2)

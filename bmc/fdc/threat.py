@@ -1,0 +1,72 @@
+"""Threat evaluation: which tracks threaten which asset, how soon, how much. Pure numpy.
+
+A track threatens an asset when its ground track, flown on at its current
+velocity, passes within the asset's radius. Its time to the asset is the
+time until it crosses that radius (0 when already inside). Priority weighs
+the asset's value against that time: ``value / (time_to_asset_s + horizon_s)``,
+so a near threat to a modest asset can outrank a far threat to a valuable one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """Per track: the asset it threatens most, when it gets there, its priority."""
+
+    threatening: npt.NDArray[np.bool_]
+    asset_index: npt.NDArray[np.int64]
+    """Index into the assets, -1 when not threatening."""
+    time_to_asset_s: FloatArray
+    """inf when not threatening."""
+    priority: FloatArray
+    """0 when not threatening; larger is more urgent."""
+
+
+def time_to_radius(
+    position_m: FloatArray, velocity_mps: FloatArray, centre_m: FloatArray, radius_m: FloatArray
+) -> FloatArray:
+    """(N, A) time until each track's ground track enters each asset's radius; inf if never."""
+    d = position_m[:, None, :2] - centre_m[None, :, :2]
+    v = np.broadcast_to(velocity_mps[:, None, :2], d.shape)
+    a = np.einsum("nai,nai->na", v, v)
+    b = 2.0 * np.einsum("nai,nai->na", d, v)
+    c = np.einsum("nai,nai->na", d, d) - radius_m[None, :] ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        disc = b * b - 4 * a * c
+        t = (-b - np.sqrt(np.where(disc >= 0, disc, np.nan))) / (2 * a)
+    t = np.where(np.isfinite(t) & (t >= 0), t, np.inf)
+    return np.where(c <= 0, 0.0, t)
+
+
+def assess(
+    position_m: FloatArray,
+    velocity_mps: FloatArray,
+    asset_centre_m: FloatArray,
+    asset_radius_m: FloatArray,
+    asset_value: FloatArray,
+    horizon_s: float = 30.0,
+) -> Assessment:
+    """Rank N tracks against A assets (see module docstring)."""
+    n = position_m.shape[0]
+    if n == 0 or asset_centre_m.shape[0] == 0:
+        return Assessment(np.zeros(n, bool), np.full(n, -1, np.int64), np.full(n, np.inf), np.zeros(n))
+    tta = time_to_radius(position_m, velocity_mps, asset_centre_m, asset_radius_m)
+    score = np.where(np.isfinite(tta), asset_value[None, :] / (tta + horizon_s), 0.0)
+    best = np.argmax(score, axis=1)
+    rows = np.arange(n)
+    priority = score[rows, best]
+    threatening = priority > 0
+    return Assessment(
+        threatening=threatening,
+        asset_index=np.where(threatening, best, -1).astype(np.int64),
+        time_to_asset_s=np.where(threatening, tta[rows, best], np.inf),
+        priority=priority,
+    )

@@ -1,0 +1,561 @@
+"""Scenario files: pydantic models, loading, validation with clear errors.
+
+Every field is documented here once, with its unit; ``sim_configs/README.md``
+is generated from these models (``python -m bmc.scenario``) and a test keeps
+the two in step.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import pymap3d
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bmc.engine.metrics import parse_check
+
+Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
+"""Node, asset and threat ids: letters, digits, '_' and '-' (they appear in MQTT topics)."""
+
+ThreatKind = Literal["drone", "cruise_missile", "fighter", "helicopter", "transport"]
+
+CHANNELS = (
+    "tracks",
+    "truth",
+    "order",
+    "engagement",
+    "status",
+    "flyout",
+    "detonation",
+    "heartbeat",
+    "command",
+    "state",
+)
+"""Message channels (last topic level) that ``links`` may configure."""
+
+KIND_DEFAULTS: dict[str, tuple[float, float]] = {
+    # kind: (rcs_m2, speed_mps) typical of public open-source figures
+    "drone": (0.1, 50.0),
+    "cruise_missile": (0.5, 250.0),
+    "fighter": (5.0, 250.0),
+    "helicopter": (10.0, 60.0),
+    "transport": (40.0, 180.0),
+}
+
+
+class ScenarioError(ValueError):
+    """An unreadable or invalid scenario: ``str()`` is one line naming file, field and value."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class Position(_Model):
+    """A point given either as geodetic (lat_deg, lon_deg, alt_m) or local ENU (east_m, north_m, up_m)."""
+
+    lat_deg: float | None = Field(None, ge=-90, le=90)
+    """Latitude, degrees (WGS84)."""
+    lon_deg: float | None = Field(None, ge=-180, le=180)
+    """Longitude, degrees (WGS84)."""
+    alt_m: float | None = None
+    """Height above the ellipsoid, metres (with lat/lon; default 0)."""
+    east_m: float | None = None
+    """East of the scenario origin, metres."""
+    north_m: float | None = None
+    """North of the scenario origin, metres."""
+    up_m: float | None = None
+    """Above the scenario origin, metres (with east/north; default 0)."""
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Position:
+        geo = self.lat_deg is not None or self.lon_deg is not None or self.alt_m is not None
+        enu = self.east_m is not None or self.north_m is not None or self.up_m is not None
+        if geo == enu:
+            raise ValueError("give either lat_deg/lon_deg[/alt_m] or east_m/north_m[/up_m]")
+        if geo and (self.lat_deg is None or self.lon_deg is None):
+            raise ValueError("a geodetic position needs both lat_deg and lon_deg")
+        if enu and (self.east_m is None or self.north_m is None):
+            raise ValueError("a local position needs both east_m and north_m")
+        return self
+
+
+class Origin(_Model):
+    """Geodetic origin of the local ENU frame (the defended area's centre)."""
+
+    lat_deg: float = Field(ge=-90, le=90)
+    """Latitude, degrees (WGS84)."""
+    lon_deg: float = Field(ge=-180, le=180)
+    """Longitude, degrees (WGS84)."""
+    alt_m: float = 0.0
+    """Height above the ellipsoid, metres."""
+
+
+class WorldConfig(_Model):
+    """Truth publication."""
+
+    truth_period_s: float = Field(1.0, gt=0, le=60)
+    """Period of the world's truth report, seconds. Radars extrapolate truth between reports."""
+
+
+class Asset(_Model):
+    """A defended asset."""
+
+    id: Ident
+    """Unique asset id."""
+    position: Position
+    """Centre of the asset."""
+    radius_m: float = Field(500.0, gt=0)
+    """A hostile whose ground track comes this close to the centre hits the asset, metres."""
+    value: float = Field(1.0, gt=0)
+    """Relative value, weighs threat priority (higher is defended first)."""
+
+
+class TrackerConfig(_Model):
+    """A radar's local tracker."""
+
+    confirm_hits: int = Field(3, ge=1, le=20)
+    """Associated detections that confirm a tentative track."""
+    drop_misses: int = Field(3, ge=1, le=50)
+    """Consecutive missed scans after which a track is dropped."""
+    gate_sigma: float = Field(4.0, gt=0)
+    """Association gate, in standard deviations (Mahalanobis distance)."""
+    process_noise_mps2: float = Field(10.0, gt=0)
+    """Acceleration noise of the constant-velocity model, m/s^2."""
+
+
+class Radar(_Model):
+    """A surveillance radar with IFF interrogator and local tracker."""
+
+    id: Ident
+    """Unique node id."""
+    position: Position
+    """Antenna position; its height above the origin sets the radar horizon."""
+    scan_period_s: float = Field(2.0, gt=0)
+    """Time between scans (rotation period), seconds."""
+    max_range_m: float = Field(75_000.0, gt=0)
+    """Instrumented range, metres."""
+    reference_range_m: float = Field(40_000.0, gt=0)
+    """Range at which a target of reference_rcs_m2 is detected with reference_pd, metres."""
+    reference_rcs_m2: float = Field(1.0, gt=0)
+    """Radar cross-section of the reference target, m^2."""
+    reference_pd: float = Field(0.9, gt=0, lt=1)
+    """Detection probability of the reference target at reference_range_m."""
+    false_alarm_probability: float = Field(1e-6, gt=0, lt=0.1)
+    """Per-cell false-alarm probability the detection threshold is set for."""
+    swerling: Literal[0, 1] = 1
+    """Target fluctuation model: 0 (steady) or 1 (scan-to-scan Rayleigh)."""
+    false_alarms_per_scan: float = Field(0.5, ge=0)
+    """Mean number of false plots per scan over the whole coverage."""
+    max_elevation_deg: float = Field(60.0, gt=0, le=90)
+    """Upper edge of the elevation coverage, degrees."""
+    sigma_range_m: float = Field(30.0, ge=0)
+    """Range measurement noise (1 sigma), metres."""
+    sigma_azimuth_deg: float = Field(0.3, ge=0)
+    """Azimuth measurement noise (1 sigma), degrees."""
+    sigma_elevation_deg: float = Field(0.5, ge=0)
+    """Elevation measurement noise (1 sigma), degrees."""
+    iff: bool = True
+    """Whether the radar carries an IFF interrogator."""
+    iff_reply_probability: float = Field(0.99, ge=0, le=1)
+    """Probability per scan that a transponder-equipped target's reply is received."""
+    tracker: TrackerConfig = TrackerConfig()
+    """Local tracker settings."""
+    external: bool = False
+    """Not simulated: its topics come from another process or a HIL bridge."""
+
+
+_DOCTRINE = re.compile(r"^(shoot-look-shoot|salvo-([1-8]))$")
+
+
+class FdcConfig(_Model):
+    """The fire-distribution centre."""
+
+    id: Ident = "FDC"
+    """Node id."""
+    doctrine: str = "shoot-look-shoot"
+    """'shoot-look-shoot' (one missile, assess, re-engage) or 'salvo-N' (N missiles at once, N 1..8)."""
+    weapons_control: Literal["free", "tight", "hold"] = "free"
+    """free: engage any threatening non-friend; tight: only tracks identified hostile; hold: none."""
+    heartbeat_period_s: float = Field(1.0, gt=0)
+    """Period of the FDC heartbeat launchers watch, seconds."""
+    assignment_period_s: float = Field(1.0, gt=0)
+    """Period of threat evaluation and weapon-target assignment, seconds."""
+    order_expiry_s: float = Field(10.0, gt=0)
+    """A fire order is void this long after issue, seconds."""
+    order_retry_s: float = Field(1.0, gt=0)
+    """An unacknowledged order is resent after this long, seconds."""
+    identification_time_s: float = Field(4.0, ge=0)
+    """A track must be held this long without IFF reply before it may be engaged, seconds."""
+    track_timeout_s: float = Field(10.0, gt=0)
+    """A system track no radar has updated for this long is dropped, seconds."""
+    threat_margin_m: float = Field(2000.0, ge=0)
+    """A track threatens an asset when its predicted ground track passes within radius_m plus this, metres
+    (absorbs heading error of noisy tracks)."""
+    fusion_gate_m: float = Field(1500.0, gt=0)
+    """Radar tracks closer than this to a system track join it, metres."""
+    external: bool = False
+    """Not simulated: its topics come from another process."""
+
+    @field_validator("doctrine")
+    @classmethod
+    def _doctrine(cls, v: str) -> str:
+        if not _DOCTRINE.match(v):
+            raise ValueError(f"must be 'shoot-look-shoot' or 'salvo-N' with N 1..8 (got {v!r})")
+        return v
+
+    @property
+    def salvo_rounds(self) -> int:
+        """Missiles per engagement: 1 for shoot-look-shoot, N for salvo-N."""
+        match = _DOCTRINE.match(self.doctrine)
+        assert match is not None
+        return int(match.group(2) or 1)
+
+
+class Launcher(_Model):
+    """A fire unit (launcher with ready missiles)."""
+
+    id: Ident
+    """Unique node id."""
+    position: Position
+    """Launcher position."""
+    missiles: int = Field(6, gt=0, le=64)
+    """Missiles on the launcher when full."""
+    reload_time_s: float = Field(600.0, ge=0)
+    """Time to reload once empty, seconds."""
+    reaction_time_s: float = Field(2.0, ge=0)
+    """Order accepted to first missile off the rail, seconds."""
+    salvo_interval_s: float = Field(1.0, ge=0)
+    """Time between missiles of one salvo, seconds."""
+    min_range_m: float = Field(1_000.0, ge=0)
+    """Closest intercept, metres from the launcher."""
+    max_range_m: float = Field(25_000.0, gt=0)
+    """Farthest intercept, metres from the launcher."""
+    min_altitude_m: float = Field(10.0, ge=0)
+    """Lowest intercept height above the origin, metres."""
+    max_altitude_m: float = Field(15_000.0, gt=0)
+    """Highest intercept height above the origin, metres."""
+    interceptor_speed_mps: float = Field(1_000.0, gt=0)
+    """Mean interceptor flyout speed, m/s."""
+    pk: float = Field(0.8, ge=0, le=1)
+    """Probability that one interceptor kills the target it reaches."""
+    heartbeat_timeout_s: float = Field(3.0, gt=0)
+    """Without an FDC heartbeat for this long the launcher goes to HOLD, seconds."""
+    auth_key_hex: str | None = Field(None, pattern=r"^([0-9a-fA-F]{2}){16,64}$")
+    """Fire-order HMAC key (hex, 16-64 bytes). Default: derived from scenario name and id
+    (fine for simulation, never for a rig)."""
+    external: bool = False
+    """Not simulated: its topics come from another process or a HIL bridge."""
+
+    @model_validator(mode="after")
+    def _envelope(self) -> Launcher:
+        if self.max_range_m <= self.min_range_m:
+            raise ValueError(
+                f"max_range_m must exceed min_range_m (got {self.max_range_m} <= {self.min_range_m})"
+            )
+        if self.max_altitude_m <= self.min_altitude_m:
+            raise ValueError(
+                f"max_altitude_m must exceed min_altitude_m "
+                f"(got {self.max_altitude_m} <= {self.min_altitude_m})"
+            )
+        return self
+
+
+class Waypoint(_Model):
+    """A point of a flight path."""
+
+    position: Position
+    """Where the path goes."""
+    speed_mps: float | None = Field(None, gt=0)
+    """Speed on the leg that ends here, m/s (default: the object's speed)."""
+
+
+class Threat(_Model):
+    """An individual air object: a hostile threat or a friendly aircraft."""
+
+    id: Ident
+    """Unique object id."""
+    kind: ThreatKind
+    """drone, cruise_missile, fighter, helicopter or transport."""
+    friendly: bool = False
+    """Friendly aircraft: must never be engaged."""
+    iff: bool | None = None
+    """Answers IFF interrogation (default: same as friendly)."""
+    rcs_m2: float | None = Field(None, gt=0)
+    """Radar cross-section, m^2 (default by kind)."""
+    speed_mps: float | None = Field(None, gt=0)
+    """Cruise speed, m/s (default by kind)."""
+    start_s: float = Field(0.0, ge=0)
+    """Time it appears at its first waypoint, seconds."""
+    waypoints: list[Waypoint] = Field(min_length=1)
+    """Flight path, flown at constant speed per leg."""
+    target: Ident | None = None
+    """Asset it flies to after its waypoints (its final point, at ground level)."""
+
+    @model_validator(mode="after")
+    def _path(self) -> Threat:
+        if len(self.waypoints) + (self.target is not None) < 2:
+            raise ValueError("needs at least two waypoints, or one waypoint and a target")
+        return self
+
+
+class Raid(_Model):
+    """A group of identical hostiles generated around a bearing toward one asset."""
+
+    id: Ident
+    """Raid id; members are named <id>-001, <id>-002, ..."""
+    count: int = Field(gt=0, le=5000)
+    """Number of members."""
+    kind: ThreatKind
+    """Kind of every member."""
+    target: Ident
+    """Asset the raid attacks."""
+    bearing_deg: float = Field(ge=0, lt=360)
+    """Direction the raid comes from, seen from the target, degrees clockwise from north."""
+    range_m: float = Field(gt=0)
+    """Start distance from the target, metres."""
+    altitude_m: float = Field(100.0, ge=0)
+    """Cruise height above the origin, metres."""
+    spread_deg: float = Field(10.0, ge=0, le=180)
+    """Members start spread uniformly over bearing +- spread_deg/2, degrees."""
+    spacing_s: float = Field(5.0, ge=0)
+    """Time between successive members' starts, seconds."""
+    start_s: float = Field(0.0, ge=0)
+    """Start of the first member, seconds."""
+    rcs_m2: float | None = Field(None, gt=0)
+    """Radar cross-section, m^2 (default by kind)."""
+    speed_mps: float | None = Field(None, gt=0)
+    """Speed, m/s (default by kind)."""
+
+
+class Link(_Model):
+    """Network behaviour of one message channel in virtual runs."""
+
+    latency_s: float = Field(0.0, ge=0)
+    """Fixed delivery delay, seconds."""
+    jitter_s: float = Field(0.0, ge=0)
+    """Extra delay drawn uniformly from [0, jitter_s], seconds (order is kept per link)."""
+    loss: float = Field(0.0, ge=0, lt=1)
+    """Probability that one delivery is lost."""
+
+
+class Scenario(_Model):
+    """A whole scenario file."""
+
+    name: Ident
+    """Scenario name; also the MQTT topic root bmc/v1/<name>."""
+    seed: int = Field(0, ge=0)
+    """Root of every random stream; the same seed gives the same run."""
+    duration_s: float = Field(gt=0, le=86_400)
+    """Simulated time to run, seconds."""
+    origin: Origin
+    """Origin of the local ENU frame."""
+    world: WorldConfig = WorldConfig()
+    """Truth publication."""
+    assets: list[Asset] = Field(default_factory=list)
+    """Defended assets."""
+    radars: list[Radar] = Field(min_length=1)
+    """Radars."""
+    fdc: FdcConfig = FdcConfig()
+    """The fire-distribution centre."""
+    launchers: list[Launcher] = Field(default_factory=list)
+    """Launchers."""
+    threats: list[Threat] = Field(default_factory=list)
+    """Individual air objects."""
+    raids: list[Raid] = Field(default_factory=list)
+    """Generated raids."""
+    links: dict[str, Link] = Field(default_factory=dict)
+    """Per-channel link model; key 'default' applies to channels not named."""
+    expect: list[str] = Field(default_factory=list)
+    """Checks on the run report, e.g. 'leaked <= 0', 'friendly_engaged == 0'."""
+
+    @field_validator("links")
+    @classmethod
+    def _links(cls, v: dict[str, Link]) -> dict[str, Link]:
+        for key in v:
+            if key != "default" and key not in CHANNELS:
+                raise ValueError(f"unknown channel {key!r}; known: default, {', '.join(CHANNELS)}")
+        return v
+
+    @field_validator("expect")
+    @classmethod
+    def _expect(cls, v: list[str]) -> list[str]:
+        for check in v:
+            parse_check(check)
+        return v
+
+    @model_validator(mode="after")
+    def _references(self) -> Scenario:
+        seen: dict[str, str] = {}
+        nodes: list[tuple[str, str]] = [("fdc", self.fdc.id)]
+        nodes += [(f"radars[{i}]", r.id) for i, r in enumerate(self.radars)]
+        nodes += [(f"launchers[{i}]", x.id) for i, x in enumerate(self.launchers)]
+        nodes += [(f"threats[{i}]", t.id) for i, t in enumerate(self.threats)]
+        nodes += [(f"raids[{i}]", r.id) for i, r in enumerate(self.raids)]
+        nodes += [("world", "world")]
+        for where, ident in nodes:
+            if ident in seen:
+                raise ValueError(f"{where}.id: duplicate id {ident!r} (also {seen[ident]})")
+            seen[ident] = where
+        assets = {a.id for a in self.assets}
+        if len(assets) != len(self.assets):
+            raise ValueError("assets: duplicate asset id")
+        for i, t in enumerate(self.threats):
+            if t.target is not None and t.target not in assets:
+                raise ValueError(f"threats[{i}].target: unknown asset {t.target!r}")
+        for i, r in enumerate(self.raids):
+            if r.target not in assets:
+                raise ValueError(f"raids[{i}].target: unknown asset {r.target!r}")
+        return self
+
+    # ------------------------------------------------------------ geometry
+
+    def enu(self, p: Position) -> tuple[float, float, float]:
+        """Local ENU coordinates of ``p``, metres."""
+        if p.east_m is not None and p.north_m is not None:
+            return (p.east_m, p.north_m, p.up_m or 0.0)
+        assert p.lat_deg is not None and p.lon_deg is not None
+        o = self.origin
+        e, n, u = pymap3d.geodetic2enu(p.lat_deg, p.lon_deg, p.alt_m or 0.0, o.lat_deg, o.lon_deg, o.alt_m)
+        return (float(e), float(n), float(u))
+
+    def link(self, channel: str) -> Link:
+        """Link model of ``channel`` (falls back to 'default', then a perfect link)."""
+        return self.links.get(channel) or self.links.get("default") or Link()
+
+    def launcher_key(self, launcher: Launcher) -> bytes:
+        """HMAC key of ``launcher``'s fire orders."""
+        if launcher.auth_key_hex:
+            return bytes.fromhex(launcher.auth_key_hex)
+        import hashlib
+
+        return hashlib.sha256(f"bmc-sim-key/{self.name}/{launcher.id}".encode()).digest()
+
+
+# ---------------------------------------------------------------- flight paths
+
+
+class FlightPlan(_Model):
+    """A resolved flight path in ENU: what the world flies."""
+
+    id: str
+    kind: ThreatKind
+    friendly: bool
+    iff: bool
+    rcs_m2: float
+    start_s: float
+    points_m: list[tuple[float, float, float]]
+    speeds_mps: list[float]
+    """Speed of each leg (len(points_m) - 1)."""
+    target: str | None
+
+
+def flight_plans(s: Scenario, rng: np.random.Generator) -> list[FlightPlan]:
+    """Every air object of ``s`` with its ENU path; raids are expanded with ``rng``."""
+    assets = {a.id: s.enu(a.position) for a in s.assets}
+    plans: list[FlightPlan] = []
+    for t in s.threats:
+        rcs, speed = KIND_DEFAULTS[t.kind]
+        speed = t.speed_mps or speed
+        pts = [s.enu(w.position) for w in t.waypoints]
+        speeds = [w.speed_mps or speed for w in t.waypoints[1:]]
+        if t.target is not None:
+            ae, an, _ = assets[t.target]
+            pts.append((ae, an, 0.0))
+            speeds.append(speed)
+        plans.append(
+            FlightPlan(
+                id=t.id,
+                kind=t.kind,
+                friendly=t.friendly,
+                iff=t.friendly if t.iff is None else t.iff,
+                rcs_m2=t.rcs_m2 or rcs,
+                start_s=t.start_s,
+                points_m=pts,
+                speeds_mps=speeds,
+                target=t.target,
+            )
+        )
+    for r in s.raids:
+        rcs, speed = KIND_DEFAULTS[r.kind]
+        ae, an, _ = assets[r.target]
+        offsets = rng.uniform(-r.spread_deg / 2, r.spread_deg / 2, size=r.count)
+        for k in range(r.count):
+            b = math.radians(r.bearing_deg + offsets[k])
+            start = (ae + r.range_m * math.sin(b), an + r.range_m * math.cos(b), r.altitude_m)
+            plans.append(
+                FlightPlan(
+                    id=f"{r.id}-{k + 1:03d}",
+                    kind=r.kind,
+                    friendly=False,
+                    iff=False,
+                    rcs_m2=r.rcs_m2 or rcs,
+                    start_s=r.start_s + k * r.spacing_s,
+                    points_m=[start, (ae, an, 0.0)],
+                    speeds_mps=[r.speed_mps or speed],
+                    target=r.target,
+                )
+            )
+    return plans
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _loc(loc: Iterable[Any]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def format_validation_error(source: str, exc: ValidationError) -> str:
+    """One line per problem: ``source: field.path: message (got value)``."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = _loc(p for p in err["loc"] if p not in ("function-after",))
+        msg = err["msg"].removeprefix("Value error, ")
+        where = f"{source}: {loc}: " if loc else f"{source}: "
+        got = ""
+        if err["type"] not in ("missing", "value_error") and not isinstance(err.get("input"), dict):
+            got = f" (got {err.get('input')!r})"
+        lines.append(f"{where}{msg}{got}")
+    return "\n".join(lines)
+
+
+def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
+    """Validate already-loaded YAML data."""
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{source}: a scenario must be a mapping of keys (got {type(data).__name__})")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(format_validation_error(source, exc)) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; raises :class:`ScenarioError` with one clear line per problem."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(
+            f"{p}: cannot read: {exc.strerror if isinstance(exc, OSError) else exc}"
+        ) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(f"{p}: YAML syntax error: {where}{problem}") from None
+    return parse_scenario(data, str(p))

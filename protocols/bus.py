@@ -1,0 +1,216 @@
+"""The ``Bus`` seam between simulation and transport, and the in-process bus.
+
+Node code sees only :class:`Endpoint`: ``publish(topic, body)`` and
+``subscribe(topic_filter) -> simpy.Store``. The in-process bus used by
+virtual runs serialises every message to protobuf bytes and parses them again,
+so the wire format is always exercised, and applies each link's latency,
+jitter and loss from its own seeded stream.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import simpy
+
+from protocols import codec
+from protocols import messages as m
+from protocols.topics import Topics, matches
+
+log = logging.getLogger(__name__)
+
+Tap = Callable[[float, str, bytes, m.Message], None]
+"""Observer of every accepted publication: (sim time, topic, payload, decoded message)."""
+
+
+class Endpoint(Protocol):
+    """A node's handle on the bus."""
+
+    node_id: str
+
+    def publish(self, topic: str, body: m.Body) -> None:
+        """Publish ``body`` on ``topic``, stamped with this node's header."""
+
+    def subscribe(self, topic_filter: str) -> simpy.Store:
+        """A store that receives every :class:`~protocols.messages.Message` matching the filter."""
+
+
+class Bus(Protocol):
+    """Something nodes can be attached to."""
+
+    def endpoint(self, node_id: str) -> Endpoint:
+        """A new endpoint publishing as ``node_id``."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkModel:
+    """Latency, jitter and loss of deliveries on one channel."""
+
+    latency_s: float = 0.0
+    jitter_s: float = 0.0
+    loss: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.latency_s < 0 or self.jitter_s < 0:
+            raise ValueError(f"latency and jitter must be >= 0 (got {self.latency_s}, {self.jitter_s})")
+        if not 0 <= self.loss < 1:
+            raise ValueError(f"loss must be in [0, 1) (got {self.loss})")
+
+    @property
+    def perfect(self) -> bool:
+        """True when deliveries are immediate and certain."""
+        return self.latency_s == 0 and self.jitter_s == 0 and self.loss == 0
+
+
+@dataclass(slots=True)
+class BusStats:
+    """Counters of one bus."""
+
+    published: int = 0
+    delivered: int = 0
+    dropped: int = 0
+    """Deliveries lost by a link model."""
+    rejected: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """Payloads refused, by (topic, reason)."""
+
+    @property
+    def rejected_total(self) -> int:
+        """All refused payloads."""
+        return sum(self.rejected.values())
+
+
+@dataclass(slots=True)
+class _Subscription:
+    subscriber: str
+    topic_filter: str
+    store: simpy.Store
+    links: dict[str, tuple[LinkModel, np.random.Generator | None]] = field(default_factory=dict)
+    last_delivery_s: float = 0.0
+
+
+class InProcessBus:
+    """Bus of a virtual run: every message crosses protobuf bytes, links are simulated."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        topics: Topics,
+        link_for: Callable[[str], LinkModel] = lambda _channel: LinkModel(),
+        rng_for: Callable[[str], np.random.Generator] | None = None,
+    ) -> None:
+        self.env = env
+        self.topics = topics
+        self.stats = BusStats()
+        self._link_for = link_for
+        self._rng_for = rng_for
+        self._subs: list[_Subscription] = []
+        self._route: dict[str, list[_Subscription]] = {}
+        self._taps: list[Tap] = []
+
+    def endpoint(self, node_id: str) -> _InProcessEndpoint:
+        """A new endpoint publishing as ``node_id``."""
+        return _InProcessEndpoint(self, node_id)
+
+    def add_tap(self, tap: Tap) -> None:
+        """Call ``tap`` for every accepted publication, in order."""
+        self._taps.append(tap)
+
+    def subscribe(self, subscriber: str, topic_filter: str) -> simpy.Store:
+        """Subscribe on behalf of ``subscriber`` (names its links' random streams)."""
+        sub = _Subscription(subscriber, topic_filter, simpy.Store(self.env))
+        self._subs.append(sub)
+        self._route.clear()
+        return sub.store
+
+    def inject(self, topic: str, payload: bytes) -> bool:
+        """Offer raw bytes as if received from outside; False when refused (and counted)."""
+        try:
+            msg = codec.decode(payload)
+        except codec.DecodeError as exc:
+            self._reject(topic, exc.reason, exc.detail)
+            return False
+        return self._accept(topic, payload, msg)
+
+    def _reject(self, topic: str, reason: str, detail: str) -> None:
+        key = (topic, reason)
+        self.stats.rejected[key] += 1
+        if self.stats.rejected[key] <= 3:
+            log.warning("dropped payload on %s: %s (%s)", topic, reason, detail)
+
+    def _accept(self, topic: str, payload: bytes, msg: m.Message) -> bool:
+        channel = self.topics.channel_of(topic)
+        if channel is None:
+            self._reject(topic, "unknown_topic", "not under this bus's topic root")
+            return False
+        if type(msg.body) is not channel.body:
+            self._reject(topic, "wrong_type", f"{type(msg.body).__name__} on a {channel.name} topic")
+            return False
+        self.stats.published += 1
+        now = self.env.now
+        for tap in self._taps:
+            tap(now, topic, payload, msg)
+        route = self._route.get(topic)
+        if route is None:
+            route = [s for s in self._subs if matches(s.topic_filter, topic)]
+            self._route[topic] = route
+        for sub in route:
+            self._deliver(sub, channel.name, msg, now)
+        return True
+
+    def _deliver(self, sub: _Subscription, channel: str, msg: m.Message, now: float) -> None:
+        link = sub.links.get(channel)
+        if link is None:
+            model = self._link_for(channel)
+            rng = None
+            if not model.perfect:
+                if self._rng_for is None:
+                    raise ValueError(f"link {channel} is not perfect but the bus has no random streams")
+                rng = self._rng_for(f"link/{sub.subscriber}/{channel}")
+            link = sub.links[channel] = (model, rng)
+        model, rng = link
+        if rng is None:
+            self.stats.delivered += 1
+            sub.store.put(msg)
+            return
+        if model.loss and rng.random() < model.loss:
+            self.stats.dropped += 1
+            return
+        delay = model.latency_s + (model.jitter_s * rng.random() if model.jitter_s else 0.0)
+        # Keep per-link order, as one MQTT connection would.
+        at = max(now + delay, sub.last_delivery_s)
+        sub.last_delivery_s = at
+        self.stats.delivered += 1
+        if at <= now:
+            sub.store.put(msg)
+            return
+        ev = self.env.timeout(at - now)
+        store = sub.store
+        ev.callbacks.append(lambda _ev: _put(store, msg))
+
+
+class _InProcessEndpoint:
+    """Stamps headers with the node id and per-sender sequence numbers."""
+
+    def __init__(self, bus: InProcessBus, node_id: str) -> None:
+        self.node_id = node_id
+        self._bus = bus
+        self._sequence = 0
+
+    def publish(self, topic: str, body: m.Body) -> None:
+        self._sequence += 1
+        header = m.Header(self.node_id, self._sequence, float(self._bus.env.now))
+        payload = codec.encode(header, body)
+        # Parse the bytes again: receivers get exactly what the wire carried.
+        self._bus.inject(topic, payload)
+
+    def subscribe(self, topic_filter: str) -> simpy.Store:
+        return self._bus.subscribe(self.node_id, topic_filter)
+
+
+def _put(store: simpy.Store, msg: m.Message) -> None:
+    store.put(msg)

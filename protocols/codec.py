@@ -1,0 +1,401 @@
+"""Encode and decode messages: plain dataclasses <-> protobuf ``Envelope`` bytes.
+
+The only place (with the generated module) where protobuf classes live. Also
+signs and verifies fire orders: HMAC-SHA256 over the serialised order with an
+empty tag, keyed per launcher.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from google.protobuf.message import DecodeError as _PbDecodeError
+
+from protocols import messages as m
+from protocols.generated import bmc_v1_pb2 as _pb
+
+# The generated stubs type enum fields as the protobuf enum classes; the
+# boundary converts to and from our IntEnums, so treat the module dynamically.
+pb: Any = _pb
+
+_IU = np.triu_indices(6)
+_COV_LEN = len(_IU[0])  # 21
+
+
+class DecodeError(ValueError):
+    """A payload that is not a valid message of this schema.
+
+    ``reason`` is a short stable key used for drop counters
+    (``malformed``, ``schema_version``, ``no_body``, ``bad_columns``, ``bad_value``).
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def _v3(v: Any) -> m.Vec3:
+    return (v.east, v.north, v.up)
+
+
+def _set_v3(target: Any, v: m.Vec3) -> None:
+    target.east, target.north, target.up = v
+
+
+# ---------------------------------------------------------------- bodies -> pb
+
+
+def _fill_track_report(p: Any, r: m.TrackReport) -> None:
+    p.scan_time_s = r.scan_time_s
+    p.track_id.extend(r.track_id.tolist())
+    st = r.state
+    p.east_m.extend(st[:, 0].tolist())
+    p.north_m.extend(st[:, 1].tolist())
+    p.up_m.extend(st[:, 2].tolist())
+    p.v_east_mps.extend(st[:, 3].tolist())
+    p.v_north_mps.extend(st[:, 4].tolist())
+    p.v_up_mps.extend(st[:, 5].tolist())
+    p.covariance.extend(r.covariance[:, _IU[0], _IU[1]].ravel().tolist())
+    p.status.extend(r.status.tolist())
+    p.identity.extend(r.identity.tolist())
+    p.classification.extend(r.classification.tolist())
+    p.truth_id.extend(r.truth_id)
+
+
+def _fill_truth_report(p: Any, r: m.TruthReport) -> None:
+    p.object_id.extend(r.object_id)
+    p.kind.extend(r.kind.tolist())
+    p.friendly.extend(r.friendly.tolist())
+    p.iff.extend(r.iff.tolist())
+    p.rcs_m2.extend(r.rcs_m2.tolist())
+    p.status.extend(r.status.tolist())
+    st = r.state
+    p.east_m.extend(st[:, 0].tolist())
+    p.north_m.extend(st[:, 1].tolist())
+    p.up_m.extend(st[:, 2].tolist())
+    p.v_east_mps.extend(st[:, 3].tolist())
+    p.v_north_mps.extend(st[:, 4].tolist())
+    p.v_up_mps.extend(st[:, 5].tolist())
+
+
+def _fill_fire_order(p: Any, o: m.FireOrder) -> None:
+    p.order_id = o.order_id
+    p.launcher_id = o.launcher_id
+    p.target_track_id = o.target_track_id
+    _set_v3(p.target_position_m, o.target_position_m)
+    _set_v3(p.target_velocity_mps, o.target_velocity_mps)
+    _set_v3(p.intercept_point_m, o.intercept_point_m)
+    p.intercept_time_s = o.intercept_time_s
+    p.rounds = o.rounds
+    p.issued_time_s = o.issued_time_s
+    p.expiry_time_s = o.expiry_time_s
+    p.auth_tag = o.auth_tag
+
+
+def _fill_engagement(p: Any, s: m.EngagementStatus) -> None:
+    p.order_id = s.order_id
+    p.launcher_id = s.launcher_id
+    p.state = int(s.state)
+    p.reason = s.reason
+    p.round = s.round
+    _set_v3(p.launcher_position_m, s.launcher_position_m)
+    _set_v3(p.target_position_m, s.target_position_m)
+    _set_v3(p.target_velocity_mps, s.target_velocity_mps)
+    p.target_time_s = s.target_time_s
+    p.interceptor_id = s.interceptor_id
+
+
+def _fill_launcher_status(p: Any, s: m.LauncherStatus) -> None:
+    p.launcher_id = s.launcher_id
+    p.state = int(s.state)
+    p.missiles_ready = s.missiles_ready
+    _set_v3(p.position_m, s.position_m)
+    p.reason = s.reason
+
+
+def _fill_flyout(p: Any, f: m.Flyout) -> None:
+    p.interceptor_id = f.interceptor_id
+    p.order_id = f.order_id
+    p.launcher_id = f.launcher_id
+    p.target_object_id = f.target_object_id
+    p.launch_time_s = f.launch_time_s
+    p.intercept_time_s = f.intercept_time_s
+    _set_v3(p.intercept_point_m, f.intercept_point_m)
+
+
+def _fill_detonation(p: Any, d: m.Detonation) -> None:
+    p.interceptor_id = d.interceptor_id
+    p.order_id = d.order_id
+    p.object_id = d.object_id
+    p.asset_id = d.asset_id
+    p.outcome = int(d.outcome)
+    _set_v3(p.position_m, d.position_m)
+
+
+def _fill_heartbeat(p: Any, h: m.FdcHeartbeat) -> None:
+    p.fdc_id = h.fdc_id
+    p.weapons_control = int(h.weapons_control)
+    p.system_tracks = h.system_tracks
+    p.engagements_active = h.engagements_active
+
+
+def _fill_command(p: Any, c: m.OperatorCommand) -> None:
+    p.set_weapons_control = int(c.set_weapons_control or 0)
+    p.note = c.note
+
+
+def _fill_node_state(p: Any, s: m.NodeState) -> None:
+    p.node_id = s.node_id
+    p.kind = s.kind
+    p.status = int(s.status)
+    p.birth_sequence = s.birth_sequence
+
+
+_FILL: dict[type, tuple[str, Callable[[Any, Any], None]]] = {
+    m.TrackReport: ("track_report", _fill_track_report),
+    m.TruthReport: ("truth_report", _fill_truth_report),
+    m.FireOrder: ("fire_order", _fill_fire_order),
+    m.EngagementStatus: ("engagement_status", _fill_engagement),
+    m.LauncherStatus: ("launcher_status", _fill_launcher_status),
+    m.Flyout: ("flyout", _fill_flyout),
+    m.Detonation: ("detonation", _fill_detonation),
+    m.FdcHeartbeat: ("fdc_heartbeat", _fill_heartbeat),
+    m.OperatorCommand: ("operator_command", _fill_command),
+    m.NodeState: ("node_state", _fill_node_state),
+}
+
+BODY_FIELDS: dict[type, str] = {cls: name for cls, (name, _) in _FILL.items()}
+"""Body class -> name of its field in ``Envelope.body`` (also the serial frame type)."""
+
+
+def encode(header: m.Header, body: m.Body) -> bytes:
+    """Serialise ``body`` with ``header`` into ``Envelope`` bytes."""
+    env = pb.Envelope()
+    h = env.header
+    h.schema_version = header.schema_version
+    h.sender = header.sender
+    h.sequence = header.sequence
+    h.sim_time_s = header.sim_time_s
+    name, fill = _FILL[type(body)]
+    fill(getattr(env, name), body)
+    if name in ("operator_command", "node_state", "fdc_heartbeat"):
+        # An all-default body serialises to nothing; mark the oneof explicitly.
+        getattr(env, name).SetInParent()
+    data: bytes = env.SerializeToString()
+    return data
+
+
+# ---------------------------------------------------------------- pb -> bodies
+
+
+def _column(values: Any, dtype: type, n: int, name: str) -> Any:
+    if len(values) != n:
+        raise DecodeError("bad_columns", f"column {name} has {len(values)} values, expected {n}")
+    return np.array(values, dtype=dtype)
+
+
+def _enum_column(values: Any, n: int, name: str, valid: type[enum.IntEnum]) -> Any:
+    arr = _column(values, np.int64, n, name)
+    if n and (arr.min() < 1 or arr.max() > max(v.value for v in valid)):
+        raise DecodeError("bad_value", f"column {name} holds a value outside {valid.__name__}")
+    return arr
+
+
+def _state(p: Any, n: int) -> Any:
+    cols = ("east_m", "north_m", "up_m", "v_east_mps", "v_north_mps", "v_up_mps")
+    st = np.empty((n, 6))
+    for i, c in enumerate(cols):
+        st[:, i] = _column(getattr(p, c), np.float64, n, c)
+    if not np.isfinite(st).all():
+        raise DecodeError("bad_value", "non-finite position or velocity")
+    return st
+
+
+def _read_track_report(p: Any) -> m.TrackReport:
+    n = len(p.track_id)
+    flat = _column(p.covariance, np.float64, n * _COV_LEN, "covariance").reshape(n, _COV_LEN)
+    cov = np.empty((n, 6, 6))
+    cov[:, _IU[0], _IU[1]] = flat
+    cov[:, _IU[1], _IU[0]] = flat
+    if len(p.truth_id) not in (0, n):
+        raise DecodeError("bad_columns", f"column truth_id has {len(p.truth_id)} values, expected {n}")
+    return m.TrackReport(
+        scan_time_s=p.scan_time_s,
+        track_id=np.array(p.track_id, dtype=np.int64),
+        state=_state(p, n),
+        covariance=cov,
+        status=_enum_column(p.status, n, "status", m.TrackStatus),
+        identity=_enum_column(p.identity, n, "identity", m.Identity),
+        classification=_enum_column(p.classification, n, "classification", m.Classification),
+        truth_id=tuple(p.truth_id) if len(p.truth_id) else ("",) * n,
+    )
+
+
+def _read_truth_report(p: Any) -> m.TruthReport:
+    n = len(p.object_id)
+    return m.TruthReport(
+        object_id=tuple(p.object_id),
+        kind=_enum_column(p.kind, n, "kind", m.Classification),
+        friendly=_column(p.friendly, np.bool_, n, "friendly"),
+        iff=_column(p.iff, np.bool_, n, "iff"),
+        rcs_m2=_column(p.rcs_m2, np.float64, n, "rcs_m2"),
+        status=_enum_column(p.status, n, "status", m.ObjectStatus),
+        state=_state(p, n),
+    )
+
+
+def _enum(cls: type[enum.IntEnum], value: int, name: str) -> Any:
+    try:
+        return cls(value)
+    except ValueError:
+        raise DecodeError("bad_value", f"{name}={value} is not a {cls.__name__}") from None
+
+
+def _read_fire_order(p: Any) -> m.FireOrder:
+    return m.FireOrder(
+        order_id=p.order_id,
+        launcher_id=p.launcher_id,
+        target_track_id=p.target_track_id,
+        target_position_m=_v3(p.target_position_m),
+        target_velocity_mps=_v3(p.target_velocity_mps),
+        intercept_point_m=_v3(p.intercept_point_m),
+        intercept_time_s=p.intercept_time_s,
+        rounds=p.rounds,
+        issued_time_s=p.issued_time_s,
+        expiry_time_s=p.expiry_time_s,
+        auth_tag=p.auth_tag,
+    )
+
+
+def _read_engagement(p: Any) -> m.EngagementStatus:
+    return m.EngagementStatus(
+        order_id=p.order_id,
+        launcher_id=p.launcher_id,
+        state=_enum(m.EngagementState, p.state, "state"),
+        reason=p.reason,
+        round=p.round,
+        launcher_position_m=_v3(p.launcher_position_m),
+        target_position_m=_v3(p.target_position_m),
+        target_velocity_mps=_v3(p.target_velocity_mps),
+        target_time_s=p.target_time_s,
+        interceptor_id=p.interceptor_id,
+    )
+
+
+def _read_launcher_status(p: Any) -> m.LauncherStatus:
+    return m.LauncherStatus(
+        launcher_id=p.launcher_id,
+        state=_enum(m.LauncherState, p.state, "state"),
+        missiles_ready=p.missiles_ready,
+        position_m=_v3(p.position_m),
+        reason=p.reason,
+    )
+
+
+def _read_flyout(p: Any) -> m.Flyout:
+    return m.Flyout(
+        interceptor_id=p.interceptor_id,
+        order_id=p.order_id,
+        launcher_id=p.launcher_id,
+        target_object_id=p.target_object_id,
+        launch_time_s=p.launch_time_s,
+        intercept_time_s=p.intercept_time_s,
+        intercept_point_m=_v3(p.intercept_point_m),
+    )
+
+
+def _read_detonation(p: Any) -> m.Detonation:
+    return m.Detonation(
+        interceptor_id=p.interceptor_id,
+        order_id=p.order_id,
+        object_id=p.object_id,
+        asset_id=p.asset_id,
+        outcome=_enum(m.DetonationOutcome, p.outcome, "outcome"),
+        position_m=_v3(p.position_m),
+    )
+
+
+def _read_heartbeat(p: Any) -> m.FdcHeartbeat:
+    return m.FdcHeartbeat(
+        fdc_id=p.fdc_id,
+        weapons_control=_enum(m.WeaponsControl, p.weapons_control, "weapons_control"),
+        system_tracks=p.system_tracks,
+        engagements_active=p.engagements_active,
+    )
+
+
+def _read_command(p: Any) -> m.OperatorCommand:
+    wcs = p.set_weapons_control
+    return m.OperatorCommand(
+        set_weapons_control=_enum(m.WeaponsControl, wcs, "set_weapons_control") if wcs else None,
+        note=p.note,
+    )
+
+
+def _read_node_state(p: Any) -> m.NodeState:
+    return m.NodeState(
+        node_id=p.node_id,
+        kind=p.kind,
+        status=_enum(m.NodeStatus, p.status, "status"),
+        birth_sequence=p.birth_sequence,
+    )
+
+
+_READ: dict[str, Callable[[Any], m.Body]] = {
+    "track_report": _read_track_report,
+    "truth_report": _read_truth_report,
+    "fire_order": _read_fire_order,
+    "engagement_status": _read_engagement,
+    "launcher_status": _read_launcher_status,
+    "flyout": _read_flyout,
+    "detonation": _read_detonation,
+    "fdc_heartbeat": _read_heartbeat,
+    "operator_command": _read_command,
+    "node_state": _read_node_state,
+}
+
+
+def decode(payload: bytes) -> m.Message:
+    """Parse ``Envelope`` bytes. Raises :class:`DecodeError` for anything invalid."""
+    env = pb.Envelope()
+    try:
+        env.ParseFromString(payload)
+    except _PbDecodeError as exc:
+        raise DecodeError("malformed", str(exc) or "not a protobuf Envelope") from None
+    h = env.header
+    if h.schema_version != m.SCHEMA_VERSION:
+        raise DecodeError("schema_version", f"schema version {h.schema_version}, expected {m.SCHEMA_VERSION}")
+    name = env.WhichOneof("body")
+    if name is None:
+        raise DecodeError("no_body", "envelope carries no message body")
+    body = _READ[name](getattr(env, name))
+    return m.Message(m.Header(h.sender, h.sequence, h.sim_time_s, h.schema_version), body)
+
+
+# ---------------------------------------------------------------- authentication
+
+
+def order_tag(order: m.FireOrder, key: bytes) -> bytes:
+    """HMAC-SHA256 over the canonical bytes of ``order`` with an empty tag."""
+    p = pb.FireOrder()
+    _fill_fire_order(p, order)
+    p.auth_tag = b""
+    return hmac.new(key, p.SerializeToString(deterministic=True), hashlib.sha256).digest()
+
+
+def sign_order(order: m.FireOrder, key: bytes) -> m.FireOrder:
+    """Return ``order`` with its authentication tag set."""
+    from dataclasses import replace
+
+    return replace(order, auth_tag=order_tag(order, key))
+
+
+def verify_order(order: m.FireOrder, key: bytes) -> bool:
+    """True when ``order`` carries the right tag for ``key`` (constant-time compare)."""
+    return hmac.compare_digest(order.auth_tag, order_tag(order, key))
