@@ -19,6 +19,11 @@ from protocols.messages import Identity, TrackReport, TrackStatus
 
 FloatArray = npt.NDArray[np.float64]
 
+# Plain ints: comparing numpy arrays with IntEnum members is slow.
+_DROPPED = int(TrackStatus.DROPPED)
+_CONFIRMED = int(TrackStatus.CONFIRMED)
+_FRIEND = int(Identity.FRIEND)
+
 
 @dataclass(frozen=True, slots=True)
 class Picture:
@@ -62,7 +67,8 @@ class SystemTracks:
         self.cls = np.ones(cap, dtype=np.int64)
         self.first_seen = np.zeros(cap)
         self.truth: list[str] = [""] * cap
-        self._map: dict[tuple[int, int], int] = {}
+        self._map: dict[int, dict[int, int]] = {}
+        """Radar index -> (radar track id -> slot)."""
         self._radar_index: dict[str, int] = {}
         self._free: list[int] = list(range(cap - 1, -1, -1))
 
@@ -102,24 +108,21 @@ class SystemTracks:
         n = len(report)
         if n == 0:
             return
-        slots = np.full(n, -1, dtype=np.int64)
-        status = report.status
+        mapping = self._map.setdefault(radar, {})
         keys = report.track_id.tolist()
-        for i, key in enumerate(keys):
-            slot = self._map.get((radar, key))
-            if slot is not None:
-                if status[i] == TrackStatus.DROPPED:
-                    del self._map[(radar, key)]
-                else:
-                    slots[i] = slot
+        slots = np.fromiter((mapping.get(k, -1) for k in keys), dtype=np.int64, count=n)
+        status = report.status
+        dropped = np.flatnonzero((status == _DROPPED) & (slots >= 0))
+        for i in dropped.tolist():
+            del mapping[keys[i]]
+        slots[dropped] = -1
         pos_var = np.trace(report.covariance[:, :3, :3], axis1=1, axis2=2)
-        fresh = np.flatnonzero((slots < 0) & (status == TrackStatus.CONFIRMED))
+        fresh = np.flatnonzero((slots < 0) & (status == _CONFIRMED))
         if fresh.size:
-            self._associate(radar, report, fresh, slots, now)
-        use = slots >= 0
-        if not use.any():
+            self._associate(mapping, report, fresh, slots, now)
+        idx = np.flatnonzero(slots >= 0)
+        if not idx.size:
             return
-        idx = np.flatnonzero(use)
         sl = slots[idx]
         dt = now - report.scan_time_s
         st = report.state[idx].copy()
@@ -135,14 +138,15 @@ class SystemTracks:
         self.quality[take] = pos_var[idx][better]
         self.source[take] = radar
         self.cls[take] = report.classification[idx][better]
-        self.friend[sl] |= report.identity[idx] == Identity.FRIEND
+        self.friend[sl] |= report.identity[idx] == _FRIEND
+        truth = report.truth_id
         for j, slot in zip(idx[better].tolist(), take.tolist(), strict=True):
-            if report.truth_id[j]:
-                self.truth[slot] = report.truth_id[j]
+            if truth[j]:
+                self.truth[slot] = truth[j]
 
     def _associate(
         self,
-        radar: int,
+        mapping: dict[int, int],
         report: TrackReport,
         fresh: npt.NDArray[np.int64],
         slots: npt.NDArray[np.int64],
@@ -150,7 +154,7 @@ class SystemTracks:
     ) -> None:
         live = np.flatnonzero(self.alive)
         # A radar never feeds one system track with two of its own tracks.
-        taken = {s for (r, _), s in self._map.items() if r == radar}
+        taken = set(mapping.values())
         if live.size:
             pred = self.state[live, :3] + self.state[live, 3:] * (now - self.time[live])[:, None]
         for i in fresh.tolist():
@@ -159,9 +163,8 @@ class SystemTracks:
             slot = -1
             if live.size:
                 d = np.linalg.norm(pred - pos, axis=1)
-                for j in np.argsort(d).tolist():
-                    if d[j] > self.gate_m:
-                        break
+                near = np.flatnonzero(d <= self.gate_m)
+                for j in near[np.argsort(d[near])].tolist():
                     if int(live[j]) not in taken:
                         slot = int(live[j])
                         break
@@ -169,7 +172,7 @@ class SystemTracks:
                 slot = self._new_slot(now)
                 self.state[slot] = report.state[i]
                 self.time[slot] = now
-            self._map[(radar, key)] = slot
+            mapping[key] = slot
             taken.add(slot)
             slots[i] = slot
 
@@ -179,7 +182,8 @@ class SystemTracks:
         if not dead.size:
             return []
         dead_set = set(dead.tolist())
-        self._map = {k: v for k, v in self._map.items() if v not in dead_set}
+        for radar, mapping in self._map.items():
+            self._map[radar] = {k: v for k, v in mapping.items() if v not in dead_set}
         self.alive[dead] = False
         self._free.extend(sorted(dead_set, reverse=True))
         return [int(x) for x in self.ids[dead]]

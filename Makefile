@@ -1,0 +1,54 @@
+# `make run` and `make test` work on a fresh machine with Python >= 3.11:
+# they create .venv, install what they need and run.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SCENARIO ?= sim_configs/belgium_nasams.yaml
+
+.PHONY: run test lint typecheck pytest bench proto docs clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 needed, found " + sys.version'
+	@$(PYTHON) -m venv $(VENV) || { echo "make: cannot create a venv: on Debian/Ubuntu install python3-venv (apt-get install python3-venv)" >&2; exit 1; }
+	@$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.run-deps: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+$(VENV)/.test-deps: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@ $(VENV)/.run-deps
+
+## Run the reference scenario and print its engagement report.
+run: $(VENV)/.run-deps
+	$(BIN)/bmc run $(SCENARIO)
+
+## The whole suite: lint, types, tests.
+test: lint typecheck pytest
+
+lint: $(VENV)/.test-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.test-deps
+	$(BIN)/mypy bmc sensors launchers protocols hil benchmarks
+
+pytest: $(VENV)/.test-deps
+	$(BIN)/python -m pytest
+
+## Speed figures (not part of the test suite).
+bench: $(VENV)/.test-deps
+	$(BIN)/python benchmarks/bench_engine.py
+
+## Regenerate protocols/generated from protocols/proto (pinned protoc via grpcio-tools).
+proto: $(VENV)/.test-deps
+	$(BIN)/python -m grpc_tools.protoc -I protocols/proto --python_out=protocols/generated \
+	    --pyi_out=protocols/generated protocols/proto/bmc_v1.proto
+
+## Regenerate the scenario reference from the pydantic models.
+docs: $(VENV)/.test-deps
+	$(BIN)/python -m bmc.scenario_doc --write
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,27 @@
+"""Every scenario shipped in sim_configs/ runs and meets its own ``expect`` block."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bmc.engine.runner import run_virtual
+from bmc.scenario import load_scenario
+
+CONFIGS = sorted((Path(__file__).resolve().parents[2] / "sim_configs").glob("*.yaml"))
+
+
+def test_there_are_scenarios() -> None:
+    names = {p.name for p in CONFIGS}
+    assert {"single_engagement.yaml"} <= names
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_scenario_meets_its_expectations(path: Path) -> None:
+    scenario = load_scenario(path)
+    assert scenario.expect, f"{path.name} has no expect block"
+    report = run_virtual(scenario)
+    failed = [e for e in report["expect"] if not e["ok"]]
+    assert not failed, f"{path.name}: {failed}"
+    assert report["sim_time_s"] == pytest.approx(scenario.duration_s)

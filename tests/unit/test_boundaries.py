@@ -1,0 +1,109 @@
+"""The seams of the architecture, checked on the source: who may import what."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("bmc", "sensors", "launchers", "protocols", "hil")
+SOURCES = sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py") if "generated" not in p.parts)
+
+PURE = [
+    "sensors/detection.py",
+    "sensors/tracker.py",
+    "launchers/intercept.py",
+    "launchers/launcher.py",
+    "bmc/fdc/fusion.py",
+    "bmc/fdc/threat.py",
+    "bmc/fdc/assign.py",
+    "bmc/fdc/doctrine.py",
+    "bmc/engine/metrics.py",
+    "bmc/engine/rng.py",
+]
+"""Physics and decisions: time and randomness come in as arguments."""
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def _rel(p: Path) -> str:
+    return p.relative_to(ROOT).as_posix()
+
+
+def _uses(path: Path, module: str) -> bool:
+    return any(n == module or n.startswith(module + ".") for n in _imports(path))
+
+
+def test_sources_found() -> None:
+    assert len(SOURCES) > 20
+
+
+@pytest.mark.parametrize("rel", PURE)
+def test_pure_modules_touch_no_clock_transport_or_global_random(rel: str) -> None:
+    banned = (
+        "simpy",
+        "aiomqtt",
+        "serial",
+        "google.protobuf",
+        "protocols.generated",
+        "protocols.codec",
+        "protocols.bus",
+        "time",
+        "random",
+        "datetime",
+        "asyncio",
+    )
+    used = [b for b in banned if _uses(ROOT / rel, b)]
+    assert not used, f"{rel} imports {used}"
+
+
+@pytest.mark.parametrize(
+    ("module", "allowed"),
+    [
+        ("aiomqtt", {"protocols/mqtt.py"}),
+        ("serial", {"hil/serial_link.py"}),
+        ("protocols.generated", {"protocols/codec.py"}),
+        ("random", set()),
+        ("time", {"bmc/engine/clock.py"}),
+        ("datetime", set()),
+    ],
+)
+def test_single_owner_imports(module: str, allowed: set[str]) -> None:
+    owners = {_rel(p) for p in SOURCES if _uses(p, module)}
+    assert owners <= allowed, f"{module} imported outside {allowed or 'nowhere'}: {owners - allowed}"
+
+
+def test_simpy_stays_in_engine_bus_and_nodes() -> None:
+    owners = {_rel(p) for p in SOURCES if _uses(p, "simpy")}
+    allowed = {p for p in owners if p.startswith("bmc/engine/") or p.endswith("/node.py")}
+    allowed |= {"protocols/bus.py", "sensors/radar.py"}
+    assert owners <= allowed, owners - allowed
+
+
+def test_no_global_numpy_random() -> None:
+    offenders = []
+    for p in SOURCES:
+        text = p.read_text(encoding="utf-8")
+        for bad in (
+            "np.random.seed",
+            "np.random.rand(",
+            "np.random.random(",
+            "np.random.normal(",
+            "np.random.uniform(",
+            "np.random.randint(",
+            "np.random.choice(",
+        ):
+            if bad in text:
+                offenders.append(f"{_rel(p)}: {bad}")
+    assert not offenders
