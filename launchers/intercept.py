@@ -28,17 +28,17 @@ def time_to_go(
     a = np.einsum("...i,...i->...", v, v) - s * s
     b = 2.0 * np.einsum("...i,...i->...", d, v)
     c = np.einsum("...i,...i->...", d, d)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         disc = b * b - 4.0 * a * c
         sq = np.sqrt(np.where(disc >= 0, disc, np.nan))
-        r1 = (-b - sq) / (2.0 * a)
-        r2 = (-b + sq) / (2.0 * a)
-        # a == 0: target as fast as the interceptor; linear equation b t + c = 0.
-        lin = np.where(b < 0, -c / np.where(b == 0, 1.0, b), np.inf)
+        # Numerically stable roots (no cancellation when |a| is tiny); with
+        # a == 0 the second root is the linear solution -c/b.
+        q = -0.5 * (b + np.where(b >= 0, sq, -sq))
+        r1 = q / a
+        r2 = c / q
     r1 = np.where(np.isfinite(r1) & (r1 > 0), r1, np.inf)
     r2 = np.where(np.isfinite(r2) & (r2 > 0), r2, np.inf)
     t = np.minimum(r1, r2)
-    t = np.where(np.abs(a) < 1e-9, lin, t)
     return np.where(c == 0, 0.0, t)
 
 

@@ -368,6 +368,8 @@ def decode(payload: bytes) -> m.Message:
         env.ParseFromString(payload)
     except _PbDecodeError as exc:
         raise DecodeError("malformed", str(exc) or "not a protobuf Envelope") from None
+    if not env.HasField("header"):
+        raise DecodeError("malformed", "envelope has no header")
     h = env.header
     if h.schema_version != m.SCHEMA_VERSION:
         raise DecodeError("schema_version", f"schema version {h.schema_version}, expected {m.SCHEMA_VERSION}")

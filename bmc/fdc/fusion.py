@@ -61,6 +61,9 @@ class SystemTracks:
         self.alive = np.zeros(cap, dtype=bool)
         self.state = np.zeros((cap, 6))
         self.time = np.zeros(cap)
+        """When the chosen source last updated the state."""
+        self.seen = np.zeros(cap)
+        """When any radar last reported the track (drives pruning)."""
         self.quality = np.full(cap, np.inf)
         self.source = np.full(cap, -1, dtype=np.int64)
         self.friend = np.zeros(cap, dtype=bool)
@@ -75,7 +78,7 @@ class SystemTracks:
     def _grow(self) -> None:
         cap = len(self.ids)
         new = cap * 2
-        for name in ("ids", "alive", "state", "time", "quality", "source", "friend", "cls", "first_seen"):
+        for name in ("ids", "alive", "state", "time", "seen", "quality", "source", "friend", "cls", "first_seen"):
             old = getattr(self, name)
             arr = np.zeros((new, *old.shape[1:]), dtype=old.dtype)
             arr[:cap] = old
@@ -98,6 +101,7 @@ class SystemTracks:
         self.friend[slot] = False
         self.first_seen[slot] = now
         self.time[slot] = now
+        self.seen[slot] = now
         self.cls[slot] = 1
         self.truth[slot] = ""
         return slot
@@ -124,6 +128,7 @@ class SystemTracks:
         if not idx.size:
             return
         sl = slots[idx]
+        self.seen[sl] = now
         dt = now - report.scan_time_s
         st = report.state[idx].copy()
         st[:, :3] += st[:, 3:] * dt
@@ -178,7 +183,7 @@ class SystemTracks:
 
     def prune(self, now: float) -> list[int]:
         """Drop system tracks no radar updated for ``timeout_s``; returns their ids."""
-        dead = np.flatnonzero(self.alive & (now - self.time > self.timeout_s))
+        dead = np.flatnonzero(self.alive & (now - self.seen > self.timeout_s))
         if not dead.size:
             return []
         dead_set = set(dead.tolist())
