@@ -51,21 +51,53 @@ def _set_v3(target: Any, v: m.Vec3) -> None:
 # ---------------------------------------------------------------- bodies -> pb
 
 
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _packed_column(message: Any, name: str, dtype: str) -> Callable[[Any], bytes]:
+    """Encoder of one packed repeated float/double field as raw wire bytes.
+
+    Packed fixed-width columns are, on the wire, a tag, a length and the raw
+    little-endian values: building them from numpy bytes and merging them into
+    the message costs ~10 us for 6,000 values, against ~250 us for
+    ``extend(array.tolist())``, which converts every value in Python.
+    """
+    field = message.DESCRIPTOR.fields_by_name[name]
+    tag = _varint((field.number << 3) | 2)
+
+    def encode(values: Any) -> bytes:
+        raw = np.ascontiguousarray(values, dtype=dtype).tobytes()
+        return tag + _varint(len(raw)) + raw if raw else b""
+
+    return encode
+
+
+_STATE_COLS = ("east_m", "north_m", "up_m", "v_east_mps", "v_north_mps", "v_up_mps")
+_TRACK_STATE = [_packed_column(pb.TrackReport, c, "<f8") for c in _STATE_COLS]
+_TRACK_COV = _packed_column(pb.TrackReport, "covariance", "<f4")
+_TRUTH_STATE = [_packed_column(pb.TruthReport, c, "<f8") for c in _STATE_COLS]
+_TRUTH_RCS = _packed_column(pb.TruthReport, "rcs_m2", "<f4")
+
+
 def _fill_track_report(p: Any, r: m.TrackReport) -> None:
     p.scan_time_s = r.scan_time_s
     p.track_id.extend(r.track_id.tolist())
-    st = r.state
-    p.east_m.extend(st[:, 0].tolist())
-    p.north_m.extend(st[:, 1].tolist())
-    p.up_m.extend(st[:, 2].tolist())
-    p.v_east_mps.extend(st[:, 3].tolist())
-    p.v_north_mps.extend(st[:, 4].tolist())
-    p.v_up_mps.extend(st[:, 5].tolist())
-    p.covariance.extend(r.covariance[:, _IU[0], _IU[1]].ravel().tolist())
     p.status.extend(r.status.tolist())
     p.identity.extend(r.identity.tolist())
     p.classification.extend(r.classification.tolist())
     p.truth_id.extend(r.truth_id)
+    st = r.state
+    wire = b"".join(enc(st[:, i]) for i, enc in enumerate(_TRACK_STATE))
+    p.MergeFromString(wire + _TRACK_COV(r.covariance[:, _IU[0], _IU[1]]))
 
 
 def _fill_truth_report(p: Any, r: m.TruthReport) -> None:
@@ -73,15 +105,10 @@ def _fill_truth_report(p: Any, r: m.TruthReport) -> None:
     p.kind.extend(r.kind.tolist())
     p.friendly.extend(r.friendly.tolist())
     p.iff.extend(r.iff.tolist())
-    p.rcs_m2.extend(r.rcs_m2.tolist())
     p.status.extend(r.status.tolist())
     st = r.state
-    p.east_m.extend(st[:, 0].tolist())
-    p.north_m.extend(st[:, 1].tolist())
-    p.up_m.extend(st[:, 2].tolist())
-    p.v_east_mps.extend(st[:, 3].tolist())
-    p.v_north_mps.extend(st[:, 4].tolist())
-    p.v_up_mps.extend(st[:, 5].tolist())
+    wire = b"".join(enc(st[:, i]) for i, enc in enumerate(_TRUTH_STATE))
+    p.MergeFromString(wire + _TRUTH_RCS(r.rcs_m2))
 
 
 def _fill_fire_order(p: Any, o: m.FireOrder) -> None:
@@ -200,9 +227,15 @@ def _column(values: Any, dtype: type, n: int, name: str) -> Any:
     return np.array(values, dtype=dtype)
 
 
+_ENUM_MAX: dict[type, int] = {}
+
+
 def _enum_column(values: Any, n: int, name: str, valid: type[enum.IntEnum]) -> Any:
     arr = _column(values, np.int64, n, name)
-    if n and (arr.min() < 1 or arr.max() > max(v.value for v in valid)):
+    top = _ENUM_MAX.get(valid)
+    if top is None:
+        top = _ENUM_MAX[valid] = max(v.value for v in valid)
+    if n and (arr.min() < 1 or arr.max() > top):
         raise DecodeError("bad_value", f"column {name} holds a value outside {valid.__name__}")
     return arr
 
