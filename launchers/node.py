@@ -189,6 +189,8 @@ class LauncherNode(Node):
 
     def setup(self) -> None:
         self._status("power on")
+        period = self.config.status_period_s
+        self.every(period, lambda: self._status("periodic"), first_s=period)
         self.on(self.topics.topic("launcher", self.id, "order"), self._on_order)
         self.on(self.topics.topic("fdc", self.fdc_id, "heartbeat"), self._on_heartbeat)
         self.env.process(self._watchdog())

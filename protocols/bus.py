@@ -39,6 +39,9 @@ class Endpoint(Protocol):
     def subscribe(self, topic_filter: str) -> simpy.Store:
         """A store that receives every :class:`~protocols.messages.Message` matching the filter."""
 
+    def announce(self, kind: str, state_topic: str) -> None:
+        """Declare the node alive: a retained birth certificate on ``state_topic``."""
+
 
 class Bus(Protocol):
     """Something nodes can be attached to."""
@@ -194,22 +197,26 @@ class InProcessBus:
 
 
 class _InProcessEndpoint:
-    """Stamps headers with the node id and per-sender sequence numbers."""
+    """Stamps headers with the node id and per-topic sequence numbers."""
 
     def __init__(self, bus: InProcessBus, node_id: str) -> None:
         self.node_id = node_id
         self._bus = bus
-        self._sequence = 0
+        self._sequence: dict[str, int] = {}
 
     def publish(self, topic: str, body: m.Body) -> None:
-        self._sequence += 1
-        header = m.Header(self.node_id, self._sequence, float(self._bus.env.now))
+        seq = self._sequence[topic] = self._sequence.get(topic, 0) + 1
+        header = m.Header(self.node_id, seq, float(self._bus.env.now))
         payload = codec.encode(header, body)
         # Parse the bytes again: receivers get exactly what the wire carried.
         self._bus.inject(topic, payload)
 
     def subscribe(self, topic_filter: str) -> simpy.Store:
         return self._bus.subscribe(self.node_id, topic_filter)
+
+    def announce(self, kind: str, state_topic: str) -> None:
+        # One life per virtual run: birth sequence 1.
+        self.publish(state_topic, m.NodeState(self.node_id, kind, m.NodeStatus.BIRTH, 1))
 
 
 def _put(store: simpy.Store, msg: m.Message) -> None:

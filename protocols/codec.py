@@ -170,6 +170,7 @@ def _fill_heartbeat(p: Any, h: m.FdcHeartbeat) -> None:
     p.weapons_control = int(h.weapons_control)
     p.system_tracks = h.system_tracks
     p.engagements_active = h.engagements_active
+    p.launchers_lost.extend(h.launchers_lost)
 
 
 def _fill_command(p: Any, c: m.OperatorCommand) -> None:
@@ -360,6 +361,7 @@ def _read_heartbeat(p: Any) -> m.FdcHeartbeat:
         weapons_control=_enum(m.WeaponsControl, p.weapons_control, "weapons_control"),
         system_tracks=p.system_tracks,
         engagements_active=p.engagements_active,
+        launchers_lost=tuple(p.launchers_lost),
     )
 
 

@@ -236,6 +236,7 @@ class FdcHeartbeat:
     weapons_control: WeaponsControl
     system_tracks: int = 0
     engagements_active: int = 0
+    launchers_lost: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

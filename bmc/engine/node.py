@@ -33,7 +33,6 @@ class Node:
         self.topics = topics
         self.rng = rng
         self.port = bus.endpoint(node_id)
-        self.birth_sequence = 0
 
     @property
     def now(self) -> float:
@@ -71,8 +70,7 @@ class Node:
 
     def start(self) -> None:
         """Announce birth and start the node's processes."""
-        self.birth_sequence += 1
-        self.publish("state", m.NodeState(self.id, self.kind, m.NodeStatus.BIRTH, self.birth_sequence))
+        self.port.announce(self.kind, self.topics.topic(self.kind, self.id, "state"))
         self.setup()
 
     def setup(self) -> None:

@@ -18,7 +18,7 @@ from bmc.fdc.assign import FireUnits
 from bmc.fdc.node import Assets, FdcNode
 from bmc.scenario import Scenario, flight_plans
 from launchers.node import LauncherNode
-from protocols.bus import InProcessBus, LinkModel
+from protocols.bus import Bus, InProcessBus, LinkModel
 from protocols.topics import Topics, root_for
 from sensors.radar import RadarNode
 
@@ -35,7 +35,6 @@ class Cell:
     env: simpy.Environment
     bus: InProcessBus
     topics: Topics
-    world: World
     nodes: list[Node]
     metrics: MetricsCollector
 
@@ -49,47 +48,43 @@ def external_nodes(s: Scenario) -> list[str]:
     return out
 
 
-def build(scenario: Scenario, seed: int | None = None, env: simpy.Environment | None = None) -> Cell:
-    """Create the world and every simulated node of ``scenario`` on an in-process bus."""
-    s = scenario if seed is None else replace_seed(scenario, seed)
-    env = env or clock.virtual()
+def make_nodes(
+    s: Scenario,
+    env: simpy.Environment,
+    bus: Bus,
+    topics: Topics,
+    include: Callable[[str], bool],
+) -> list[Node]:
+    """The nodes of ``s`` whose id ``include`` accepts ('world' for the world), on ``bus``."""
     rngs = RngStreams(s.seed)
-    topics = Topics(root_for(s.name))
-
-    def link_for(channel: str) -> LinkModel:
-        link = s.link(channel)
-        return LinkModel(link.latency_s, link.jitter_s, link.loss)
-
-    bus = InProcessBus(env, topics, link_for, rngs.stream)
-    metrics = MetricsCollector()
-    bus.add_tap(metrics.observe)
-
-    assets = [AssetZone(a.id, *s.enu(a.position)[:2], a.radius_m) for a in s.assets]
-    launchers = {x.id: x for x in s.launchers}
-    world = World(
-        env,
-        bus,
-        topics,
-        rngs.stream("node/world"),
-        flight_plans(s, rngs.stream("raids")),
-        assets,
-        launchers,
-        s.world.truth_period_s,
-    )
-    nodes: list[Node] = [world]
+    nodes: list[Node] = []
+    if include("world"):
+        assets = [AssetZone(a.id, *s.enu(a.position)[:2], a.radius_m) for a in s.assets]
+        nodes.append(
+            World(
+                env,
+                bus,
+                topics,
+                rngs.stream("node/world"),
+                flight_plans(s, rngs.stream("raids")),
+                assets,
+                {x.id: x for x in s.launchers},
+                s.world.truth_period_s,
+            )
+        )
     for r in s.radars:
-        if not r.external:
+        if include(r.id):
             nodes.append(RadarNode(env, bus, topics, rngs.stream(f"node/{r.id}"), r, s.enu(r.position)))
     keys = {x.id: s.launcher_key(x) for x in s.launchers}
     positions = {x.id: s.enu(x.position) for x in s.launchers}
     for x in s.launchers:
-        if not x.external:
+        if include(x.id):
             nodes.append(
                 LauncherNode(
                     env, bus, topics, rngs.stream(f"node/{x.id}"), x, positions[x.id], keys[x.id], s.fdc.id
                 )
             )
-    if not s.fdc.external:
+    if include(s.fdc.id):
         ls = s.launchers
         units = FireUnits(
             position_m=np.array([positions[x.id] for x in ls], dtype=float).reshape(-1, 3),
@@ -118,9 +113,29 @@ def build(scenario: Scenario, seed: int | None = None, env: simpy.Environment | 
                 [x.id for x in ls],
                 units,
                 keys,
+                {x.id: x.status_period_s for x in ls},
             )
         )
-    return Cell(s, s.seed, env, bus, topics, world, nodes, metrics)
+    return nodes
+
+
+def build(scenario: Scenario, seed: int | None = None, env: simpy.Environment | None = None) -> Cell:
+    """Create the world and every simulated node of ``scenario`` on an in-process bus."""
+    s = scenario if seed is None else replace_seed(scenario, seed)
+    env = env or clock.virtual()
+    rngs = RngStreams(s.seed)
+    topics = Topics(root_for(s.name))
+
+    def link_for(channel: str) -> LinkModel:
+        link = s.link(channel)
+        return LinkModel(link.latency_s, link.jitter_s, link.loss)
+
+    bus = InProcessBus(env, topics, link_for, rngs.stream)
+    metrics = MetricsCollector()
+    bus.add_tap(metrics.observe)
+    external = set(external_nodes(s))
+    nodes = make_nodes(s, env, bus, topics, lambda node_id: node_id not in external)
+    return Cell(s, s.seed, env, bus, topics, nodes, metrics)
 
 
 def replace_seed(s: Scenario, seed: int) -> Scenario:

@@ -78,7 +78,18 @@ class SystemTracks:
     def _grow(self) -> None:
         cap = len(self.ids)
         new = cap * 2
-        for name in ("ids", "alive", "state", "time", "seen", "quality", "source", "friend", "cls", "first_seen"):
+        for name in (
+            "ids",
+            "alive",
+            "state",
+            "time",
+            "seen",
+            "quality",
+            "source",
+            "friend",
+            "cls",
+            "first_seen",
+        ):
             old = getattr(self, name)
             arr = np.zeros((new, *old.shape[1:]), dtype=old.dtype)
             arr[:cap] = old

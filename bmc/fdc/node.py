@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +19,8 @@ from protocols import codec
 from protocols import messages as m
 from protocols.bus import Bus
 from protocols.topics import Topics
+
+log = logging.getLogger(__name__)
 
 ASSESSMENT_MARGIN_S = 20.0
 """An engagement whose detonation has not been heard this long after the
@@ -67,6 +70,7 @@ class FdcNode(Node):
         launcher_ids: list[str],
         units: FireUnits,
         keys: dict[str, bytes],
+        status_periods: dict[str, float] | None = None,
     ) -> None:
         super().__init__(config.id, env, bus, topics, rng)
         self.config = config
@@ -85,6 +89,12 @@ class FdcNode(Node):
         self.engaged: dict[int, str] = {}
         """System track id -> order id of its open engagement."""
         self.killed: set[int] = set()
+        self.status_time: dict[str, float] = {}
+        self.status_period: dict[str, float] = dict(status_periods or {})
+        self.births: dict[str, int] = {}
+        """Launcher -> birth sequence of its current life."""
+        self.lost: dict[str, str] = {}
+        """Launcher -> why the FDC holds it lost (dead or silent)."""
         self.orders_issued = 0
         self.orders_resent = 0
 
@@ -100,6 +110,9 @@ class FdcNode(Node):
         if s.launcher_id not in self.units_index:
             return
         self.launcher_status[s.launcher_id] = s
+        self.status_time[s.launcher_id] = self.now
+        if self.lost.pop(s.launcher_id, None) is not None:
+            log.info("%s: launcher %s is back", self.id, s.launcher_id)
         if s.state != m.LauncherState.READY:
             self.busy.pop(s.launcher_id, None)
 
@@ -138,6 +151,38 @@ class FdcNode(Node):
             eng.killed = True
             self.killed.add(eng.order.target_track_id)
         self._settle(eng)
+
+    def _on_node_state(self, msg: m.Message) -> None:
+        st = msg.body
+        assert isinstance(st, m.NodeState)
+        lid = st.node_id
+        if lid not in self.units_index:
+            return
+        if st.status == m.NodeStatus.BIRTH:
+            self.births[lid] = st.birth_sequence
+        elif st.birth_sequence >= self.births.get(lid, 0):
+            # A death certificate of an earlier life (a late will) is older than the last birth.
+            self._lose(lid, f"death certificate (life {st.birth_sequence})")
+
+    def _lose(self, launcher_id: str, why: str) -> None:
+        if launcher_id in self.lost:
+            return
+        self.lost[launcher_id] = why
+        self.launcher_status.pop(launcher_id, None)
+        self.busy.pop(launcher_id, None)
+        log.warning("%s: launcher %s lost at %.3f s: %s", self.id, launcher_id, self.now, why)
+        # Its open engagements will not be flown: free their targets for re-assignment.
+        for eng in self.engagements.values():
+            if not eng.done and eng.order.launcher_id == launcher_id and eng.launched == 0:
+                self._close(eng)
+        self._heartbeat()
+
+    def _check_silence(self) -> None:
+        now = self.now
+        for lid, seen in self.status_time.items():
+            period = self.status_period.get(lid)
+            if period and lid not in self.lost and now - seen > 2.5 * period:
+                self._lose(lid, f"silent for {now - seen:.1f} s")
 
     def _on_command(self, msg: m.Message) -> None:
         c = msg.body
@@ -184,6 +229,7 @@ class FdcNode(Node):
             s = self.launcher_status.get(lid)
             ok[i] = (
                 s is not None
+                and lid not in self.lost
                 and s.state == m.LauncherState.READY
                 and s.missiles_ready >= self.rounds
                 and lid not in self.busy
@@ -194,6 +240,7 @@ class FdcNode(Node):
         now = self.now
         self.tracks.prune(now)
         self._housekeeping()
+        self._check_silence()
         if self.wcs == m.WeaponsControl.HOLD or not self.launcher_ids:
             return
         pic = self.tracks.picture(now)
@@ -266,7 +313,10 @@ class FdcNode(Node):
 
     def _heartbeat(self) -> None:
         active = sum(1 for e in self.engagements.values() if not e.done)
-        self.publish("heartbeat", m.FdcHeartbeat(self.id, self.wcs, int(self.tracks.alive.sum()), active))
+        self.publish(
+            "heartbeat",
+            m.FdcHeartbeat(self.id, self.wcs, int(self.tracks.alive.sum()), active, tuple(sorted(self.lost))),
+        )
 
     def setup(self) -> None:
         t = self.topics
@@ -275,5 +325,6 @@ class FdcNode(Node):
         self.on(t.any("launcher", "engagement"), self._on_engagement)
         self.on(t.topic("world", "world", "detonation"), self._on_detonation)
         self.on(t.topic("fdc", self.id, "command"), self._on_command)
+        self.on(t.any("launcher", "state"), self._on_node_state)
         self.every(self.config.heartbeat_period_s, self._heartbeat)
         self.every(self.config.assignment_period_s, self._assign, first_s=self.config.assignment_period_s / 2)

@@ -311,16 +311,18 @@ class Detonation(_message.Message):
     def __init__(self, interceptor_id: _Optional[str] = ..., order_id: _Optional[str] = ..., object_id: _Optional[str] = ..., asset_id: _Optional[str] = ..., outcome: _Optional[_Union[DetonationOutcome, str]] = ..., position_m: _Optional[_Union[Vector3, _Mapping]] = ...) -> None: ...
 
 class FdcHeartbeat(_message.Message):
-    __slots__ = ("fdc_id", "weapons_control", "system_tracks", "engagements_active")
+    __slots__ = ("fdc_id", "weapons_control", "system_tracks", "engagements_active", "launchers_lost")
     FDC_ID_FIELD_NUMBER: _ClassVar[int]
     WEAPONS_CONTROL_FIELD_NUMBER: _ClassVar[int]
     SYSTEM_TRACKS_FIELD_NUMBER: _ClassVar[int]
     ENGAGEMENTS_ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    LAUNCHERS_LOST_FIELD_NUMBER: _ClassVar[int]
     fdc_id: str
     weapons_control: WeaponsControl
     system_tracks: int
     engagements_active: int
-    def __init__(self, fdc_id: _Optional[str] = ..., weapons_control: _Optional[_Union[WeaponsControl, str]] = ..., system_tracks: _Optional[int] = ..., engagements_active: _Optional[int] = ...) -> None: ...
+    launchers_lost: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, fdc_id: _Optional[str] = ..., weapons_control: _Optional[_Union[WeaponsControl, str]] = ..., system_tracks: _Optional[int] = ..., engagements_active: _Optional[int] = ..., launchers_lost: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class OperatorCommand(_message.Message):
     __slots__ = ("set_weapons_control", "note")

@@ -139,6 +139,7 @@ heartbeats = st.builds(
     weapons_control=enum_of(m.WeaponsControl),
     system_tracks=uint32,
     engagements_active=uint32,
+    launchers_lost=st.lists(texts, max_size=4).map(tuple),
 )
 
 commands = st.builds(m.OperatorCommand, set_weapons_control=st.none() | enum_of(m.WeaponsControl), note=texts)

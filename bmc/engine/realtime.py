@@ -1,0 +1,219 @@
+"""Real-time runs over a real MQTT broker: the whole cell, or one node per process.
+
+``run_cell`` hosts the world and every node the scenario does not mark
+external; it waits for the external nodes' births, then paces the simulation
+to the wall clock. ``run_node`` hosts a single node: it is born at once (so
+the cell can see it), then aligns its simulated clock with the world's first
+truth report and follows it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import simpy
+
+from bmc.engine import clock
+from bmc.engine.metrics import MetricsCollector, parse_check
+from bmc.engine.node import Node
+from bmc.engine.runner import external_nodes, make_nodes, replace_seed
+from bmc.scenario import Scenario
+from protocols import messages as m
+from protocols.mqtt import BrokerConfig, MqttBus
+from protocols.topics import Topics, root_for
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float, float], None]
+
+
+class RealtimeError(RuntimeError):
+    """A real-time run that cannot start or go on; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class RealtimeOptions:
+    """How to pace and where to connect."""
+
+    broker: BrokerConfig
+    speed: float = 1.0
+    """Simulated seconds per wall second."""
+    wait_external_s: float = 30.0
+    """How long to wait for external nodes' births (or, for a node, the world's clock)."""
+    connect_timeout_s: float = 10.0
+    root: str | None = None
+    """Topic root; default bmc/v1/<scenario name>."""
+
+    def __post_init__(self) -> None:
+        if not self.speed > 0:
+            raise ValueError(f"speed must be > 0 (got {self.speed})")
+
+
+def node_kind(s: Scenario, node_id: str) -> str:
+    """'radar', 'launcher', 'fdc' or 'world' for a node id of ``s``; ValueError when unknown."""
+    if node_id == "world":
+        return "world"
+    if node_id == s.fdc.id:
+        return "fdc"
+    if any(r.id == node_id for r in s.radars):
+        return "radar"
+    if any(x.id == node_id for x in s.launchers):
+        return "launcher"
+    known = ["world", s.fdc.id, *(r.id for r in s.radars), *(x.id for x in s.launchers)]
+    raise ValueError(f"no node {node_id!r} in scenario {s.name!r} (known: {', '.join(known)})")
+
+
+async def _connected(bus: MqttBus, timeout_s: float) -> None:
+    pending = [ep for ep in bus.endpoints if ep.started]
+    try:
+        await asyncio.wait_for(asyncio.gather(*(ep.connected.wait() for ep in pending)), timeout_s)
+    except TimeoutError:
+        missing = [ep.node_id for ep in pending if not ep.connected.is_set()]
+        cfg = bus.broker
+        raise RealtimeError(
+            f"cannot reach the broker at {cfg.host}:{cfg.port} within {timeout_s:g} s "
+            f"(not connected: {', '.join(missing)})"
+        ) from None
+
+
+async def run_cell(
+    scenario: Scenario,
+    options: RealtimeOptions,
+    seed: int | None = None,
+    progress: Progress | None = None,
+    stop: asyncio.Event | None = None,
+) -> dict[str, Any]:
+    """Run the cell in real time on the broker; return the report (with pacing figures)."""
+    s = scenario if seed is None else replace_seed(scenario, seed)
+    env = simpy.Environment()
+    topics = Topics(options.root or root_for(s.name))
+    bus = MqttBus(env, topics, options.broker)
+    pacer = clock.Pacer(env, options.speed)
+    bus.set_waker(pacer.wake)
+    metrics = MetricsCollector()
+    births: dict[str, m.NodeStatus] = {}
+
+    def watch(time_s: float, topic: str, payload: bytes, msg: m.Message) -> None:
+        if isinstance(msg.body, m.NodeState):
+            births[msg.body.node_id] = msg.body.status
+        metrics.observe(time_s, topic, payload, msg)
+
+    bus.add_tap(watch)
+    external = external_nodes(s)
+    nodes = make_nodes(s, env, bus, topics, lambda node_id: node_id not in external)
+    wall0 = clock.wall_seconds()
+    try:
+        await _connected(bus, options.connect_timeout_s)
+        if external:
+            deadline = clock.wall_seconds() + options.wait_external_s
+            while any(births.get(x) != m.NodeStatus.BIRTH for x in external):
+                if clock.wall_seconds() > deadline:
+                    missing = [x for x in external if births.get(x) != m.NodeStatus.BIRTH]
+                    raise RealtimeError(
+                        f"external node(s) {', '.join(missing)} not born on {topics.root} "
+                        f"within {options.wait_external_s:g} s (start them with `bmc node` or `bmc hil`)"
+                    )
+                await asyncio.sleep(0.02)
+        for node in nodes:
+            node.start()
+        await _connected(bus, options.connect_timeout_s)
+        await _pace(pacer, bus, s.duration_s, progress, stop)
+        # Let the monitor hear the last messages.
+        await asyncio.sleep(0.3)
+        bus.flush()
+    finally:
+        await bus.close()
+    report = metrics.report(
+        scenario=s.name,
+        seed=s.seed,
+        sim_time_s=float(env.now),
+        wall_time_s=clock.wall_seconds() - wall0,
+        asset_ids=[a.id for a in s.assets],
+        messages={
+            "published": bus.stats.published,
+            "delivered": bus.stats.delivered,
+            "dropped": bus.stats.dropped,
+            "rejected": bus.stats.rejected_total,
+        },
+        checks=[parse_check(c) for c in s.expect],
+    )
+    report["realtime"] = {
+        "speed": options.speed,
+        "pacing_lateness": pacer.lateness_summary(),
+        "reconnects": bus.stats.reconnects,
+        "sequence_gaps": sum(bus.stats.gaps.values()),
+        "rejected_by_topic": {f"{t} ({r})": n for (t, r), n in sorted(bus.stats.rejected.items())},
+    }
+    return report
+
+
+async def _pace(
+    pacer: clock.Pacer, bus: MqttBus, until_s: float, progress: Progress | None, stop: asyncio.Event | None
+) -> None:
+    if progress is None:
+        await pacer.run(until_s, bus.flush, stop)
+        return
+    step = max(until_s / 50, 1.0)
+    t = float(pacer.env.now)
+    while t < until_s and not (stop is not None and stop.is_set()):
+        t = min(t + step, until_s)
+        await pacer.run(t, bus.flush, stop)
+        progress(float(pacer.env.now), until_s)
+
+
+async def run_node(
+    scenario: Scenario,
+    node_id: str,
+    options: RealtimeOptions,
+    stop: asyncio.Event | None = None,
+) -> dict[str, Any]:
+    """Host one node of ``scenario`` in real time until the scenario's end (or ``stop``)."""
+    s = scenario
+    kind = node_kind(s, node_id)
+    topics = Topics(options.root or root_for(s.name))
+    bus = MqttBus(simpy.Environment(), topics, options.broker)
+    ep = bus.endpoint(node_id)
+    ep.announce(kind, topics.topic(kind, node_id, "state"))
+    sync: asyncio.Future[tuple[float, float]] = asyncio.get_running_loop().create_future()
+
+    def on_truth(_t: float, _topic: str, _payload: bytes, msg: m.Message) -> None:
+        if isinstance(msg.body, m.TruthReport) and not sync.done():
+            sync.set_result((msg.header.sim_time_s, clock.wall_seconds()))
+
+    bus.add_tap(on_truth)
+    try:
+        await _connected(bus, options.connect_timeout_s)
+        try:
+            t_sim, t_wall = await asyncio.wait_for(sync, options.wait_external_s)
+        except TimeoutError:
+            raise RealtimeError(
+                f"no truth from the world on {topics.topic('world', 'world', 'truth')} within "
+                f"{options.wait_external_s:g} s: is `bmc run --mqtt` running this scenario?"
+            ) from None
+        start = t_sim + (clock.wall_seconds() - t_wall) * options.speed
+        env = simpy.Environment(initial_time=start)
+        bus.env = env
+        pacer = clock.Pacer(env, options.speed)
+        bus.set_waker(pacer.wake)
+        nodes: list[Node] = make_nodes(s, env, bus, topics, lambda x: x == node_id)
+        for node in nodes:
+            node.start()
+        await pacer.run(s.duration_s, bus.flush, stop)
+    finally:
+        await bus.close()
+    return {
+        "node": node_id,
+        "sim_time_s": float(bus.env.now),
+        "pacing_lateness": pacer.lateness_summary() if "pacer" in locals() else None,
+        "messages": {
+            "published": bus.stats.published,
+            "delivered": bus.stats.delivered,
+            "dropped": bus.stats.dropped,
+            "rejected": bus.stats.rejected_total,
+        },
+        "rejected_by_topic": {f"{t} ({r})": n for (t, r), n in sorted(bus.stats.rejected.items())},
+    }
