@@ -247,7 +247,7 @@ class Launcher(_Model):
     """Probability that one interceptor kills the target it reaches."""
     heartbeat_timeout_s: float = Field(3.0, gt=0)
     """Without an FDC heartbeat for this long the launcher goes to HOLD, seconds."""
-    status_period_s: float = Field(5.0, gt=0)
+    status_period_s: float = Field(10.0, gt=0)
     """The launcher repeats its status this often even without change, seconds;
     the FDC holds a launcher silent for 2.5 periods as lost."""
     auth_key_hex: str | None = Field(None, pattern=r"^([0-9a-fA-F]{2}){16,64}$")

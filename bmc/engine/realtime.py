@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from bmc.engine.node import Node
 from bmc.engine.runner import external_nodes, make_nodes, replace_seed
 from bmc.scenario import Scenario
 from protocols import messages as m
+from protocols.bus import Tap
 from protocols.mqtt import BrokerConfig, MqttBus
 from protocols.topics import Topics, root_for
 
@@ -86,8 +87,11 @@ async def run_cell(
     seed: int | None = None,
     progress: Progress | None = None,
     stop: asyncio.Event | None = None,
+    taps: Sequence[Tap] = (),
 ) -> dict[str, Any]:
-    """Run the cell in real time on the broker; return the report (with pacing figures)."""
+    """Run the cell in real time on the broker; return the report (with pacing figures).
+
+    ``taps`` see every message under the topic root, as the monitor hears it."""
     s = scenario if seed is None else replace_seed(scenario, seed)
     env = simpy.Environment()
     topics = Topics(options.root or root_for(s.name))
@@ -103,6 +107,8 @@ async def run_cell(
         metrics.observe(time_s, topic, payload, msg)
 
     bus.add_tap(watch)
+    for tap in taps:
+        bus.add_tap(tap)
     external = external_nodes(s)
     nodes = make_nodes(s, env, bus, topics, lambda node_id: node_id not in external)
     wall0 = clock.wall_seconds()

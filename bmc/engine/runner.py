@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,7 @@ from bmc.fdc.assign import FireUnits
 from bmc.fdc.node import Assets, FdcNode
 from bmc.scenario import Scenario, flight_plans
 from launchers.node import LauncherNode
-from protocols.bus import Bus, InProcessBus, LinkModel
+from protocols.bus import Bus, InProcessBus, LinkModel, Tap
 from protocols.topics import Topics, root_for
 from sensors.radar import RadarNode
 
@@ -176,8 +176,11 @@ def run_virtual(
     seed: int | None = None,
     progress: Progress | None = None,
     steps: int = 20,
+    taps: Sequence[Tap] = (),
 ) -> dict[str, Any]:
-    """Run ``scenario`` in virtual time to its duration; return the report."""
+    """Run ``scenario`` in virtual time to its duration; return the report.
+
+    ``taps`` see every published message in order (e.g. a recorder)."""
     external = external_nodes(scenario)
     if external:
         raise ValueError(
@@ -186,6 +189,8 @@ def run_virtual(
         )
     t0 = clock.wall_seconds()
     cell = build(scenario, seed)
+    for tap in taps:
+        cell.bus.add_tap(tap)
     start(cell)
     duration = scenario.duration_s
     for k in range(1, steps + 1):
