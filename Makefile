@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SCENARIO ?= sim_configs/belgium_nasams.yaml
 
-.PHONY: run test lint typecheck pytest bench proto docs clean
+.PHONY: run test lint typecheck pytest bench proto docs clean mosquitto
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 needed, found " + sys.version'
@@ -34,8 +34,15 @@ lint: $(VENV)/.test-deps
 typecheck: $(VENV)/.test-deps
 	$(BIN)/mypy bmc sensors launchers protocols hil benchmarks
 
-pytest: $(VENV)/.test-deps
+pytest: $(VENV)/.test-deps mosquitto
 	$(BIN)/python -m pytest
+
+## The transport tests need the mosquitto broker and clients (Debian: mosquitto, mosquitto-clients).
+mosquitto:
+	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q mosquitto mosquitto-clients; \
+	  else echo "make: install mosquitto and mosquitto-clients (apt-get install mosquitto mosquitto-clients)" >&2; exit 1; fi; }
 
 ## Speed figures (not part of the test suite).
 bench: $(VENV)/.test-deps

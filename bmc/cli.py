@@ -29,7 +29,9 @@ set_tcp_nodelay true
 # Many nodes publish QoS 1 orders and reports in bursts.
 max_inflight_messages 1000
 max_queued_messages 10000
-# Retained births/deaths are the liveness record; keep them across broker restarts on a rig.
+# Nothing to write (started as root, mosquitto drops to its own user). A rig that must keep
+# the retained births/deaths across broker restarts sets persistence true and a
+# persistence_location that user can write.
 persistence false
 # For TLS, add a second listener:
 # listener 8883
