@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -124,7 +125,7 @@ def test_shoot_look_shoot_reengages_after_a_miss(base: dict[str, Any]) -> None:
         by_track[o.target_track_id].append((t, o))
     reengaged = 0
     for seq in by_track.values():
-        for (_, first), (t_next, _) in zip(seq, seq[1:], strict=False):
+        for (_, first), (t_next, _) in itertools.pairwise(seq):
             t_det, det = detonations[first.order_id]
             # The next order on the same track follows the miss, never precedes it.
             assert det.outcome == m.DetonationOutcome.MISS
