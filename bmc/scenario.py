@@ -18,7 +18,7 @@ import pymap3d
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bmc.engine.metrics import parse_check
+from bmc.engine.stats import parse_sweep_check
 
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
 """Node, asset and threat ids: letters, digits, '_' and '-' (they appear in MQTT topics)."""
@@ -126,8 +126,10 @@ class TrackerConfig(_Model):
     """Consecutive missed scans after which a track is dropped."""
     gate_sigma: float = Field(4.0, gt=0)
     """Association gate, in standard deviations (Mahalanobis distance)."""
-    process_noise_mps2: float = Field(10.0, gt=0)
+    process_noise_mps2: float = Field(4.0, gt=0)
     """Acceleration noise of the constant-velocity model, m/s^2."""
+    iff_memory_scans: int = Field(10, ge=1, le=1000)
+    """A track is reported FRIEND while an IFF reply came within this many scans."""
 
 
 class Radar(_Model):
@@ -193,6 +195,8 @@ class FdcConfig(_Model):
     """An unacknowledged order is resent after this long, seconds."""
     identification_time_s: float = Field(4.0, ge=0)
     """A track must be held this long without IFF reply before it may be engaged, seconds."""
+    friend_memory_s: float = Field(30.0, ge=0)
+    """A track a radar reported as IFF friend stays a friend this long after the last report, seconds."""
     track_timeout_s: float = Field(10.0, gt=0)
     """A system track no radar has updated for this long is dropped, seconds."""
     threat_margin_m: float = Field(2000.0, ge=0)
@@ -329,6 +333,8 @@ class Raid(_Model):
     """Members start spread uniformly over bearing +- spread_deg/2, degrees."""
     spacing_s: float = Field(5.0, ge=0)
     """Time between successive members' starts, seconds."""
+    dive_range_m: float = Field(2_000.0, ge=0)
+    """Members cruise at altitude_m until this far from the target, then dive onto it, metres."""
     start_s: float = Field(0.0, ge=0)
     """Start of the first member, seconds."""
     rcs_m2: float | None = Field(None, gt=0)
@@ -376,7 +382,9 @@ class Scenario(_Model):
     links: dict[str, Link] = Field(default_factory=dict)
     """Per-channel link model; key 'default' applies to channels not named."""
     expect: list[str] = Field(default_factory=list)
-    """Checks on the run report, e.g. 'leaked <= 0', 'friendly_engaged == 0'."""
+    """Checks on the run report, e.g. 'leaked <= 0', 'friendly_engaged == 0'. Statistical checks
+    such as 'leaked.mean <= 0.5' or 'P(leaked == 0) >= 0.9' are judged by `bmc sweep` (where a
+    single-run check must hold in every run) and skipped by a single run."""
 
     @field_validator("links")
     @classmethod
@@ -390,7 +398,7 @@ class Scenario(_Model):
     @classmethod
     def _expect(cls, v: list[str]) -> list[str]:
         for check in v:
-            parse_check(check)
+            parse_sweep_check(check)
         return v
 
     @model_validator(mode="after")
@@ -420,13 +428,17 @@ class Scenario(_Model):
     # ------------------------------------------------------------ geometry
 
     def enu(self, p: Position) -> tuple[float, float, float]:
-        """Local ENU coordinates of ``p``, metres."""
+        """Local coordinates of ``p``, metres: east and north on the tangent plane at the
+        origin, up as height above the origin's altitude."""
         if p.east_m is not None and p.north_m is not None:
             return (p.east_m, p.north_m, p.up_m or 0.0)
         assert p.lat_deg is not None and p.lon_deg is not None
         o = self.origin
-        e, n, u = pymap3d.geodetic2enu(p.lat_deg, p.lon_deg, p.alt_m or 0.0, o.lat_deg, o.lon_deg, o.alt_m)
-        return (float(e), float(n), float(u))
+        e, n, _ = pymap3d.geodetic2enu(p.lat_deg, p.lon_deg, p.alt_m or 0.0, o.lat_deg, o.lon_deg, o.alt_m)
+        # Heights stay heights above the origin's datum: the kinematics are flat-earth and
+        # the radar horizon models curvature itself (4/3 earth). The tangent plane's own
+        # "up" would sink by ~150 m at 45 km and bury a distant radar below its horizon.
+        return (float(e), float(n), (p.alt_m or 0.0) - o.alt_m)
 
     def link(self, channel: str) -> Link:
         """Link model of ``channel`` (falls back to 'default', then a perfect link)."""
@@ -492,6 +504,11 @@ def flight_plans(s: Scenario, rng: np.random.Generator) -> list[FlightPlan]:
         for k in range(r.count):
             b = math.radians(r.bearing_deg + offsets[k])
             start = (ae + r.range_m * math.sin(b), an + r.range_m * math.cos(b), r.altitude_m)
+            points = [start]
+            if r.range_m > r.dive_range_m > 0:
+                f = r.dive_range_m / r.range_m
+                points.append((ae + (start[0] - ae) * f, an + (start[1] - an) * f, r.altitude_m))
+            points.append((ae, an, 0.0))
             plans.append(
                 FlightPlan(
                     id=f"{r.id}-{k + 1:03d}",
@@ -500,8 +517,8 @@ def flight_plans(s: Scenario, rng: np.random.Generator) -> list[FlightPlan]:
                     iff=False,
                     rcs_m2=r.rcs_m2 or rcs,
                     start_s=r.start_s + k * r.spacing_s,
-                    points_m=[start, (ae, an, 0.0)],
-                    speeds_mps=[r.speed_mps or speed],
+                    points_m=points,
+                    speeds_mps=[r.speed_mps or speed] * (len(points) - 1),
                     target=r.target,
                 )
             )

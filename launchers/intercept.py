@@ -124,14 +124,15 @@ def path_intercept_time(
         if qc <= 0:  # already within reach at the leg start
             return a_t
         roots: list[float] = []
-        if abs(qa) < 1e-12:
-            if qb < 0:
-                roots.append(-qc / qb)
-        else:
-            disc = qb * qb - 4 * qa * qc
-            if disc >= 0:
-                sq = float(np.sqrt(disc))
-                roots += [(-qb - sq) / (2 * qa), (-qb + sq) / (2 * qa)]
+        disc = qb * qb - 4 * qa * qc
+        if disc >= 0:
+            # Stable roots, as in time_to_go: no cancellation when |v| is close to s.
+            sq = float(np.sqrt(disc))
+            q = -0.5 * (qb + (sq if qb >= 0 else -sq))
+            if q != 0:
+                roots.append(qc / q)
+            if qa != 0:
+                roots.append(q / qa)
         valid = [u for u in roots if 0 <= u <= b_t - a_t]
         if valid:
             return a_t + min(valid)

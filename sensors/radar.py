@@ -60,6 +60,7 @@ class RadarNode(Node):
                 drop_misses=t.drop_misses,
                 gate_sigma=t.gate_sigma,
                 process_noise_mps2=t.process_noise_mps2,
+                iff_memory_scans=t.iff_memory_scans,
             )
         )
         self.truth: m.TruthReport | None = None

@@ -31,6 +31,8 @@ _DENSE_ASSIGN_MAX_CELLS = 96 * 96
 _TENTATIVE, _CONFIRMED = int(TrackStatus.TENTATIVE), int(TrackStatus.CONFIRMED)
 _COASTING, _DROPPED = int(TrackStatus.COASTING), int(TrackStatus.DROPPED)
 _PENDING, _UNKNOWN_ID, _FRIEND = int(Identity.PENDING), int(Identity.UNKNOWN), int(Identity.FRIEND)
+_NEVER = 1 << 40
+"""Scans-since-reply of a track that never had an IFF reply."""
 _UNKNOWN_CLASS, _DRONE = int(Classification.UNKNOWN), int(Classification.DRONE)
 _CRUISE_MISSILE, _FIGHTER = int(Classification.CRUISE_MISSILE), int(Classification.FIGHTER)
 _HELICOPTER, _TRANSPORT = int(Classification.HELICOPTER), int(Classification.TRANSPORT)
@@ -77,6 +79,9 @@ class TrackerParams:
     gate_sigma: association gate as a Mahalanobis distance [sigma].
     process_noise_mps2: white-acceleration process noise spectral density q [m/s^2 / sqrt(Hz)].
     initial_speed_sigma_mps: 1-sigma velocity uncertainty per axis of a new track [m/s].
+    iff_memory_scans: a track is FRIEND while an IFF reply came within this many scans; a
+        hostile that once took a friend's plot (and its reply) when their paths crossed
+        loses the mark instead of keeping it for good.
     """
 
     confirm_hits: int = 3
@@ -84,12 +89,15 @@ class TrackerParams:
     gate_sigma: float = 4.0
     process_noise_mps2: float = 10.0
     initial_speed_sigma_mps: float = 300.0
+    iff_memory_scans: int = 10
 
     def __post_init__(self) -> None:
         if self.confirm_hits < 1:
             raise ValueError(f"confirm_hits must be >= 1, got {self.confirm_hits!r}")
         if self.drop_misses < 1:
             raise ValueError(f"drop_misses must be >= 1, got {self.drop_misses!r}")
+        if self.iff_memory_scans < 1:
+            raise ValueError(f"iff_memory_scans must be >= 1, got {self.iff_memory_scans!r}")
         for name in ("gate_sigma", "initial_speed_sigma_mps"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0.0):
@@ -258,7 +266,8 @@ class Tracker:
         self._hits: IntArray = np.zeros(0, dtype=np.int64)
         self._misses: IntArray = np.zeros(0, dtype=np.int64)
         self._confirmed: BoolArray = np.zeros(0, dtype=np.bool_)
-        self._friend: BoolArray = np.zeros(0, dtype=np.bool_)
+        self._since_reply: IntArray = np.zeros(0, dtype=np.int64)
+        """Scans since the last IFF reply on each track (_NEVER when none)."""
         self._truth: IntArray = np.zeros(0, dtype=np.int64)
 
     @property
@@ -384,7 +393,8 @@ class Tracker:
         self._misses[matched] = 0
         self._misses[~matched] += 1
         self._confirmed |= self._hits >= params.confirm_hits
-        self._friend[matched_tracks] |= plot_iff[matched_plots]
+        self._since_reply += 1
+        self._since_reply[matched_tracks[plot_iff[matched_plots]]] = 0
         self._truth[matched_tracks] = plot_truth[matched_plots]
         # Tentative tracks get one miss of grace; confirmed ones coast drop_misses - 1 scans.
         dropped = np.where(self._confirmed, self._misses >= params.drop_misses, self._misses >= 2)
@@ -408,7 +418,7 @@ class Tracker:
             self._hits = self._hits[keep]
             self._misses = self._misses[keep]
             self._confirmed = self._confirmed[keep]
-            self._friend = self._friend[keep]
+            self._since_reply = self._since_reply[keep]
             self._truth = self._truth[keep]
         return result
 
@@ -426,7 +436,7 @@ class Tracker:
         self._hits = np.concatenate([self._hits, hits])
         self._misses = np.concatenate([self._misses, np.zeros(n_new, dtype=np.int64)])
         self._confirmed = np.concatenate([self._confirmed, hits >= self._params.confirm_hits])
-        self._friend = np.concatenate([self._friend, iff_reply])
+        self._since_reply = np.concatenate([self._since_reply, np.where(iff_reply, 0, _NEVER)])
         self._truth = np.concatenate([self._truth, truth])
 
     def _track_set(self, dropped: BoolArray) -> TrackSet:
@@ -437,7 +447,9 @@ class Tracker:
             np.where(self._confirmed, np.where(self._misses == 0, _CONFIRMED, _COASTING), _TENTATIVE),
         ).astype(np.int64)
         identity = np.where(
-            self._friend, _FRIEND, np.where(self._hits < self._params.confirm_hits, _PENDING, _UNKNOWN_ID)
+            self._since_reply < self._params.iff_memory_scans,
+            _FRIEND,
+            np.where(self._hits < self._params.confirm_hits, _PENDING, _UNKNOWN_ID),
         ).astype(np.int64)
         # Explicit copies: the snapshot must not alias state that later steps mutate in place.
         state = self._x.T.copy()

@@ -36,7 +36,9 @@ class Picture:
     position_variance_m2: FloatArray
     """Trace of the position covariance of the chosen source."""
     friend: npt.NDArray[np.bool_]
-    """A radar has ever reported an IFF reply for this track."""
+    """A radar reported an IFF friend on this track within the friend memory."""
+    fresh_s: FloatArray
+    """Scan time of the last update from a radar track that was not coasting (-inf: none)."""
     classification: npt.NDArray[np.int64]
     first_seen_s: FloatArray
     truth_id: tuple[str, ...]
@@ -49,10 +51,15 @@ class Picture:
 class SystemTracks:
     """Holds system tracks; updated by radar reports, read as a :class:`Picture`."""
 
-    def __init__(self, gate_m: float, timeout_s: float, stale_s: float = 5.0) -> None:
+    def __init__(
+        self, gate_m: float, timeout_s: float, stale_s: float = 5.0, friend_memory_s: float = 30.0
+    ) -> None:
         if gate_m <= 0 or timeout_s <= 0:
             raise ValueError(f"gate_m and timeout_s must be > 0 (got {gate_m}, {timeout_s})")
+        if friend_memory_s < 0:
+            raise ValueError(f"friend_memory_s must be >= 0 (got {friend_memory_s})")
         self.gate_m = gate_m
+        self.friend_memory_s = friend_memory_s
         self.timeout_s = timeout_s
         self.stale_s = stale_s
         self._next_id = 1
@@ -66,7 +73,10 @@ class SystemTracks:
         """When any radar last reported the track (drives pruning)."""
         self.quality = np.full(cap, np.inf)
         self.source = np.full(cap, -1, dtype=np.int64)
-        self.friend = np.zeros(cap, dtype=bool)
+        self.friend_until = np.full(cap, -np.inf)
+        """A radar reported an IFF friend on the track; it counts as a friend until this time."""
+        self.fresh = np.full(cap, -np.inf)
+        """Scan time of the last update from a radar track that was not coasting."""
         self.cls = np.ones(cap, dtype=np.int64)
         self.first_seen = np.zeros(cap)
         self.truth: list[str] = [""] * cap
@@ -86,7 +96,8 @@ class SystemTracks:
             "seen",
             "quality",
             "source",
-            "friend",
+            "friend_until",
+            "fresh",
             "cls",
             "first_seen",
         ):
@@ -95,6 +106,8 @@ class SystemTracks:
             arr[:cap] = old
             setattr(self, name, arr)
         self.quality[cap:] = np.inf
+        self.friend_until[cap:] = -np.inf
+        self.fresh[cap:] = -np.inf
         self.source[cap:] = -1
         self.cls[cap:] = 1
         self.truth += [""] * cap
@@ -109,7 +122,8 @@ class SystemTracks:
         self.alive[slot] = True
         self.quality[slot] = np.inf
         self.source[slot] = -1
-        self.friend[slot] = False
+        self.friend_until[slot] = -np.inf
+        self.fresh[slot] = -np.inf
         self.first_seen[slot] = now
         self.time[slot] = now
         self.seen[slot] = now
@@ -131,6 +145,7 @@ class SystemTracks:
         for i in dropped.tolist():
             del mapping[keys[i]]
         slots[dropped] = -1
+        self._split_diverged(radar, mapping, report, keys, slots, now)
         pos_var = np.trace(report.covariance[:, :3, :3], axis1=1, axis2=2)
         fresh = np.flatnonzero((slots < 0) & (status == _CONFIRMED))
         if fresh.size:
@@ -154,11 +169,45 @@ class SystemTracks:
         self.quality[take] = pos_var[idx][better]
         self.source[take] = radar
         self.cls[take] = report.classification[idx][better]
-        self.friend[sl] |= report.identity[idx] == _FRIEND
+        self.friend_until[sl] = np.where(
+            report.identity[idx] == _FRIEND, now + self.friend_memory_s, self.friend_until[sl]
+        )
+        self.fresh[sl] = np.where(status[idx] == _CONFIRMED, report.scan_time_s, self.fresh[sl])
         truth = report.truth_id
         for j, slot in zip(idx[better].tolist(), take.tolist(), strict=True):
             if truth[j]:
                 self.truth[slot] = truth[j]
+
+    def _split_diverged(
+        self,
+        radar: int,
+        mapping: dict[int, int],
+        report: TrackReport,
+        keys: list[int],
+        slots: npt.NDArray[np.int64],
+        now: float,
+    ) -> None:
+        """Unmap radar tracks that have drifted far from the system track another radar leads.
+
+        Association happens once, by distance; two targets flying close together can be
+        joined by mistake. When this radar's track and the leading source disagree by
+        more than twice the gate (hysteresis against noise), the radar track leaves and
+        is associated afresh: the two targets become two system tracks again.
+        """
+        idx = np.flatnonzero(slots >= 0)
+        if not idx.size:
+            return
+        sl = slots[idx]
+        led = (self.source[sl] != radar) & (self.source[sl] >= 0) & (now - self.time[sl] <= self.stale_s)
+        if not led.any():
+            return
+        idx, sl = idx[led], sl[led]
+        theirs = self.state[sl, :3] + self.state[sl, 3:] * (now - self.time[sl])[:, None]
+        mine = report.state[idx, :3] + report.state[idx, 3:] * (now - report.scan_time_s)
+        far = np.linalg.norm(mine - theirs, axis=1) > 2.0 * self.gate_m
+        for i in idx[far].tolist():
+            del mapping[keys[i]]
+            slots[i] = -1
 
     def _associate(
         self,
@@ -214,7 +263,8 @@ class SystemTracks:
             track_id=self.ids[live].copy(),
             state=st,
             position_variance_m2=self.quality[live].copy(),
-            friend=self.friend[live].copy(),
+            friend=self.friend_until[live] >= now,
+            fresh_s=self.fresh[live].copy(),
             classification=self.cls[live].copy(),
             first_seen_s=self.first_seen[live].copy(),
             truth_id=tuple(self.truth[s] for s in live.tolist()),

@@ -26,6 +26,9 @@ ASSESSMENT_MARGIN_S = 20.0
 """An engagement whose detonation has not been heard this long after the
 predicted intercept is closed as a miss, so a lost report cannot pin a target."""
 
+KILL_GRACE_S = 4.0
+"""Fresh detections on a killed track later than this after the kill revive it."""
+
 WCS = {"free": m.WeaponsControl.FREE, "tight": m.WeaponsControl.TIGHT, "hold": m.WeaponsControl.HOLD}
 
 
@@ -81,14 +84,17 @@ class FdcNode(Node):
         self.keys = keys
         self.rounds = config.salvo_rounds
         self.wcs = WCS[config.weapons_control]
-        self.tracks = SystemTracks(config.fusion_gate_m, config.track_timeout_s)
+        self.tracks = SystemTracks(
+            config.fusion_gate_m, config.track_timeout_s, friend_memory_s=config.friend_memory_s
+        )
         self.launcher_status: dict[str, m.LauncherStatus] = {}
         self.busy: dict[str, str] = {}
         """Launcher -> order sent to it whose effect on its status is not yet seen."""
         self.engagements: dict[str, Engagement] = {}
         self.engaged: dict[int, str] = {}
         """System track id -> order id of its open engagement."""
-        self.killed: set[int] = set()
+        self.killed: dict[int, float] = {}
+        """System track id -> when the FDC heard it killed."""
         self.status_time: dict[str, float] = {}
         self.status_period: dict[str, float] = dict(status_periods or {})
         self.births: dict[str, int] = {}
@@ -149,7 +155,7 @@ class FdcNode(Node):
         eng.resolved += 1
         if d.outcome == m.DetonationOutcome.KILL:
             eng.killed = True
-            self.killed.add(eng.order.target_track_id)
+            self.killed[eng.order.target_track_id] = self.now
         self._settle(eng)
 
     def _on_node_state(self, msg: m.Message) -> None:
@@ -223,6 +229,26 @@ class FdcNode(Node):
                 if now > self.engagements[oid].order.expiry_time_s:
                     del self.busy[lid]
 
+    def _revive(self, track_ids: npt.NDArray[np.int64], fresh_s: npt.NDArray[np.float64]) -> None:
+        """Forget a kill when its system track keeps being fed by fresh (non-coasting) radar tracks.
+
+        A killed target stops being detected, so its radar tracks coast and drop. A
+        system track still confirmed by fresh detections well after the kill is
+        following another, live object (two close targets joined in fusion): it
+        must be engageable again.
+        """
+        if not self.killed:
+            return
+        for tid, fresh in zip(track_ids.tolist(), fresh_s.tolist(), strict=True):
+            killed_at = self.killed.get(tid)
+            if killed_at is not None and fresh > killed_at + KILL_GRACE_S:
+                del self.killed[tid]
+                log.info(
+                    "%s: track %d still fed by fresh detections after its kill: engageable again",
+                    self.id,
+                    tid,
+                )
+
     def _available(self) -> npt.NDArray[np.bool_]:
         ok = np.zeros(len(self.launcher_ids), dtype=bool)
         for i, lid in enumerate(self.launcher_ids):
@@ -249,6 +275,7 @@ class FdcNode(Node):
         ident = identify(
             pic.friend, pic.classification, now - pic.first_seen_s, self.config.identification_time_s
         )
+        self._revive(pic.track_id, pic.fresh_s)
         free = np.array(
             [t not in self.engaged and t not in self.killed for t in pic.track_id.tolist()], dtype=bool
         )

@@ -178,3 +178,22 @@ def test_launcher_goes_to_hold_when_heartbeats_stop(base: dict[str, Any]) -> Non
             state = st
         else:
             assert state == m.LauncherState.ENGAGING
+
+
+def test_close_pair_seen_by_two_radars_both_killed(base: dict[str, Any]) -> None:
+    # Two drones 500 m apart in tandem, seen by two radars: fusion may join their tracks;
+    # the second must still be engaged once the first is killed.
+    base["radars"].append({"id": "R2", "position": {"east_m": 6000, "north_m": -6000, "up_m": 20}})
+    base["threats"] = [
+        {
+            "id": f"P{k}",
+            "kind": "drone",
+            "speed_mps": 45,
+            "waypoints": [{"position": {"east_m": 16000 + 500 * k, "north_m": 3000, "up_m": 150}}],
+            "target": "site",
+        }
+        for k in range(2)
+    ]
+    for seed in (1, 2, 3):
+        run = simulate(base, seed=seed)
+        assert run.report["threats"]["killed"] == 2, (seed, run.report["threats"])

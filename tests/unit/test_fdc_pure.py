@@ -529,3 +529,36 @@ def test_fusion_validates_parameters() -> None:
         SystemTracks(gate_m=0.0, timeout_s=10.0)
     with pytest.raises(ValueError, match=r"\(got 100.0, -1.0\)"):
         SystemTracks(gate_m=100.0, timeout_s=-1.0)
+
+
+def test_friend_mark_expires_after_the_memory() -> None:
+    st_ = SystemTracks(gate_m=500.0, timeout_s=100.0, friend_memory_s=10.0)
+    st_.update("R1", report(0.0, [(1, (5_000.0, 0.0, 500.0), V0, 100.0)], identity=Identity.FRIEND), 0.0)
+    assert st_.picture(0.0).friend.tolist() == [True]
+    for t in (2.0, 4.0, 8.0):
+        st_.update("R1", report(t, [(1, (5_000.0, 0.0, 500.0), V0, 100.0)]), t)
+    assert st_.picture(8.0).friend.tolist() == [True]
+    st_.update("R1", report(12.0, [(1, (5_000.0, 0.0, 500.0), V0, 100.0)]), 12.0)
+    assert st_.picture(12.0).friend.tolist() == [False]
+
+
+def test_a_radar_track_that_drifts_away_is_split_off() -> None:
+    # R1 (accurate) and R2 join on one target; R2's track then follows another target 5 km away.
+    st_ = SystemTracks(gate_m=1000.0, timeout_s=100.0)
+    st_.update("R1", report(0.0, [(1, (10_000.0, 0.0, 500.0), V0, 10.0)]), 0.0)
+    st_.update("R2", report(0.0, [(7, (10_300.0, 0.0, 500.0), V0, 100.0)]), 0.0)
+    assert len(st_.picture(0.0)) == 1
+    st_.update("R1", report(1.0, [(1, (10_000.0, 0.0, 500.0), V0, 10.0)]), 1.0)
+    st_.update("R2", report(1.0, [(7, (15_000.0, 0.0, 500.0), V0, 100.0)]), 1.0)
+    pic = st_.picture(1.0)
+    assert len(pic) == 2
+    assert sorted(pic.state[:, 0].tolist()) == [10_000.0, 15_000.0]
+
+
+def test_fresh_time_follows_confirmed_updates_only() -> None:
+    st_ = SystemTracks(gate_m=500.0, timeout_s=100.0)
+    st_.update("R1", report(0.0, [(1, (5_000.0, 0.0, 500.0), V0, 100.0)]), 0.0)
+    st_.update("R1", report(2.0, [(1, (5_000.0, 0.0, 500.0), V0, 100.0)], status=TrackStatus.COASTING), 2.0)
+    assert st_.picture(2.0).fresh_s.tolist() == [0.0]
+    st_.update("R1", report(4.0, [(1, (5_000.0, 0.0, 500.0), V0, 100.0)]), 4.0)
+    assert st_.picture(4.0).fresh_s.tolist() == [4.0]

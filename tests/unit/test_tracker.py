@@ -146,6 +146,27 @@ def test_single_false_plot_gives_tentative_track_that_is_dropped() -> None:
     assert tracker.step(8.0, *false_plot).track_id.tolist() == [2]
 
 
+def test_friend_mark_fades_without_replies() -> None:
+    # One reply (a friend's plot taken once when paths crossed) then silence: FRIEND for
+    # iff_memory_scans scans, then back to UNKNOWN.
+    rng = np.random.default_rng(16)
+    tracker = Tracker(TrackerParams(iff_memory_scans=4))
+    start, velocity = np.array([-8_000.0, 15_000.0, 1_500.0]), np.array([80.0, 0.0, 0.0])
+    identities = []
+    for k in range(10):
+        reply = np.array([k == 3])
+        ts = tracker.step(k * SCAN_S, *plots_of(fly(start, velocity, k * SCAN_S)[None], rng, reply))
+        identities.append(int(ts.identity[0]))
+    assert identities[:3] == [Identity.PENDING, Identity.PENDING, Identity.UNKNOWN]
+    assert identities[3:7] == [Identity.FRIEND] * 4
+    assert identities[7:] == [Identity.UNKNOWN] * 3
+
+
+def test_iff_memory_scans_is_validated() -> None:
+    with pytest.raises(ValueError, match=r"iff_memory_scans.*0"):
+        TrackerParams(iff_memory_scans=0)
+
+
 def test_iff_reply_makes_friend_and_it_sticks() -> None:
     rng = np.random.default_rng(14)
     tracker = Tracker(TrackerParams())
