@@ -93,6 +93,16 @@ class Paths:
         v = np.where(before[:, None], 0.0, v)
         return np.hstack([pos, v])
 
+    def state_of(self, i: int, t: float) -> npt.NDArray[np.float64]:
+        """(6,) position and velocity of object ``i`` alone at time ``t``."""
+        if t < self.start_s[i]:
+            return np.concatenate([self.leg_start_m[i, 0], np.zeros(3)])
+        if t >= self.end_s[i]:
+            return np.concatenate([self.end_m[i], np.zeros(3)])
+        k = max(int(np.searchsorted(self.leg_start_s[i], t, side="right")) - 1, 0)
+        v = self.leg_velocity[i, k]
+        return np.concatenate([self.leg_start_m[i, k] + v * (t - self.leg_start_s[i, k]), v])
+
     def legs(
         self, i: int
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -215,7 +225,7 @@ class World(Node):
         ev.callbacks.append(lambda _e: action(*args))
 
     def _end(self, i: int, status: m.ObjectStatus) -> None:
-        self.frozen_state[i] = self.paths.state_at(self.now)[i]
+        self.frozen_state[i] = self.paths.state_of(i, self.now)
         self.frozen_state[i, 3:] = 0.0
         self.status[i] = status
 
@@ -280,7 +290,7 @@ class World(Node):
             target_id = self.object_ids[target] if target >= 0 else ""
         else:
             t_end = t_hit
-            point = self.paths.state_at(t_hit)[target, :3]
+            point = self.paths.state_of(target, t_hit)[:3]
             target_id = self.object_ids[target]
         p3 = (float(point[0]), float(point[1]), float(point[2]))
         self.publish("flyout", m.Flyout(missile, e.order_id, e.launcher_id, target_id, t0, t_end, p3))
