@@ -85,13 +85,20 @@ class BrokerConfig:
     def from_url(cls, url: str, **options: Any) -> BrokerConfig:
         """``mqtt://[user[:password]@]host[:port]`` or ``mqtts://...`` (TLS, default port 8883)."""
         parts = urlsplit(url)
+        if parts.password:
+            # Never echo a password in an error message.
+            url = url.replace(f":{parts.password}@", ":***@")
         if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
             raise BrokerError(f"broker URL must start with mqtt:// or mqtts:// (got {url!r})")
         if not parts.hostname:
             raise BrokerError(f"broker URL has no host (got {url!r})")
         tls = parts.scheme in ("mqtts", "ssl") or bool(options.pop("tls", False))
         try:
-            port = parts.port or (8883 if tls else 1883)
+            port = parts.port
+            if port is None:
+                port = 8883 if tls else 1883
+            elif port == 0:
+                raise ValueError
         except ValueError:
             raise BrokerError(f"broker URL has a bad port (got {url!r})") from None
         fields: dict[str, Any] = {
@@ -130,6 +137,7 @@ class MqttStats:
     gaps: Counter[tuple[str, str]] = field(default_factory=Counter)
     """Missing sequence numbers, by (receiving node, sending node/topic)."""
     reconnects: int = 0
+    """Connections re-established after being lost (not failed attempts)."""
 
     @property
     def rejected_total(self) -> int:
@@ -168,6 +176,7 @@ class MqttEndpoint:
         self._outbox: deque[tuple[str, bytes, int, bool]] = deque()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._ever_connected = False
 
     @property
     def started(self) -> bool:
@@ -324,6 +333,10 @@ class MqttEndpoint:
             try:
                 async with client:
                     backoff = 0.05
+                    if self._ever_connected:
+                        self.bus.stats.reconnects += 1
+                        log.warning("%s: reconnected to the broker", self.node_id)
+                    self._ever_connected = True
                     for sub in self._subs:
                         await self._subscribe_on(client, sub.topic_filter)
                     if self.state_topic is not None:
@@ -342,15 +355,16 @@ class MqttEndpoint:
                             self.bus.reject(str(message.topic), "malformed", "payload is not bytes")
             except aiomqtt.MqttError as exc:
                 if not self._stopping:
-                    log.warning(
-                        "%s: broker connection lost (%s); retrying in %.2f s", self.node_id, exc, backoff
+                    # Once per outage at warning level; the retries themselves at debug.
+                    level = logging.WARNING if backoff == 0.05 else logging.DEBUG
+                    log.log(
+                        level, "%s: broker unreachable (%s); retrying in %.2f s", self.node_id, exc, backoff
                     )
             finally:
                 self._client = None
                 self.connected.clear()
             if self._stopping:
                 break
-            self.bus.stats.reconnects += 1
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 2.0)
 
@@ -454,3 +468,94 @@ class MqttBus:
         await asyncio.gather(*(ep.close(graceful) for ep in self.endpoints), return_exceptions=True)
         for task in list(self._tasks):
             task.cancel()
+
+
+class RawPublisher:
+    """One connection that publishes raw payloads as they are (a replay of a recording):
+    no header stamping, no birth, no will. TCP_NODELAY and a wide in-flight window, as
+    the nodes' connections. Use as ``async with RawPublisher(cfg) as pub: pub.send(...)``.
+
+    ``send`` never waits: publications leave in call order (one task each, started in
+    order); a lost connection surfaces as :class:`BrokerError` from the next ``send``
+    or from ``drain``.
+    """
+
+    def __init__(
+        self, broker: BrokerConfig, client_id: str | None = None, connect_timeout_s: float = 10.0
+    ) -> None:
+        self.broker = broker
+        self.client_id = client_id or f"{broker.client_id}-replay-{os.getpid()}"
+        self.connect_timeout_s = connect_timeout_s
+        self.sent = 0
+        self.failed = 0
+        self.handed_s: list[float] = []
+        """``time.perf_counter()`` when each ``send`` reached the client, in call order (the clock of
+        ``bmc.engine.clock.wall_seconds``): what a replay measures its pacing with."""
+        self._error: str | None = None
+        self._client: aiomqtt.Client | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> RawPublisher:
+        cfg = self.broker
+        client = aiomqtt.Client(
+            cfg.host,
+            cfg.port,
+            username=cfg.username,
+            password=cfg.password,
+            identifier=self.client_id,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            keepalive=cfg.keepalive_s,
+            tls_context=cfg.tls_context(),
+            max_inflight_messages=1000,
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+            timeout=self.connect_timeout_s,
+        )
+        client.pending_calls_threshold = 10_000
+        try:
+            await client.__aenter__()
+        except aiomqtt.MqttError as exc:
+            raise BrokerError(f"cannot reach the broker at {cfg.host}:{cfg.port}: {exc}") from None
+        self._client = client
+        return self
+
+    def send(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
+        """Publish ``payload`` on ``topic`` without waiting for the broker."""
+        if self._error is not None:
+            raise BrokerError(self._error)
+        client = self._client
+        if client is None:
+            raise BrokerError("publisher is not connected")
+        task = asyncio.get_running_loop().create_task(self._publish(client, topic, payload, qos, retain))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _publish(
+        self, client: aiomqtt.Client, topic: str, payload: bytes, qos: int, retain: bool
+    ) -> None:
+        # The client writes the packet synchronously inside publish(), right after this stamp.
+        self.handed_s.append(time.perf_counter())
+        try:
+            await client.publish(topic, payload, qos=qos, retain=retain, timeout=30)
+            self.sent += 1
+        except aiomqtt.MqttError as exc:
+            self.failed += 1
+            if self._error is None:
+                cfg = self.broker
+                self._error = f"publishing to {cfg.host}:{cfg.port} failed: {exc}"
+
+    async def drain(self, timeout_s: float = 30.0) -> None:
+        """Wait until every publication so far is acknowledged (QoS 1) or written (QoS 0)."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout_s)
+        if self._error is not None:
+            raise BrokerError(self._error)
+        if self._tasks:
+            raise BrokerError(f"{len(self._tasks)} publication(s) unconfirmed after {timeout_s:g} s")
+
+    async def __aexit__(self, *exc: object) -> None:
+        client, self._client = self._client, None
+        for task in list(self._tasks):
+            task.cancel()
+        if client is not None:
+            with contextlib.suppress(aiomqtt.MqttError, asyncio.TimeoutError):
+                await client.__aexit__(None, None, None)

@@ -172,6 +172,8 @@ class World(Node):
         self.status = np.full(n, m.ObjectStatus.PENDING, dtype=np.int64)
         self.frozen_state = np.zeros((n, 6))
         self.interceptors = 0
+        self.flown: set[str] = set()
+        """Interceptor ids already flying or flown."""
 
     # ------------------------------------------------------------ truth
 
@@ -260,9 +262,13 @@ class World(Node):
         launcher = self.launchers.get(e.launcher_id)
         if launcher is None:
             return
+        missile = e.interceptor_id or f"{e.launcher_id}/{e.order_id}/{e.round}"
+        if missile in self.flown:
+            # A redelivered LAUNCHED (QoS 1 after a reconnect) is the same missile, not another.
+            return
+        self.flown.add(missile)
         t0 = self.now
         self.interceptors += 1
-        missile = e.interceptor_id or f"{e.launcher_id}-M{self.interceptors}"
         lpos = np.asarray(e.launcher_position_m)
         est = np.asarray(e.target_position_m) + np.asarray(e.target_velocity_mps) * (t0 - e.target_time_s)
         alive = self._alive(t0)

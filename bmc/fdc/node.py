@@ -55,6 +55,7 @@ class Engagement:
     killed: bool = False
     done: bool = False
     interceptors: list[str] = field(default_factory=list)
+    detonated: list[str] = field(default_factory=list)
 
 
 class FdcNode(Node):
@@ -152,6 +153,9 @@ class FdcNode(Node):
         eng = self.engagements.get(d.order_id)
         if eng is None or eng.done or d.interceptor_id not in eng.interceptors:
             return
+        if d.interceptor_id in eng.detonated:
+            return  # a redelivered report of the same missile
+        eng.detonated.append(d.interceptor_id)
         eng.resolved += 1
         if d.outcome == m.DetonationOutcome.KILL:
             eng.killed = True
