@@ -26,7 +26,7 @@ from bmc.engine import runner  # noqa: E402
 from bmc.scenario import load_scenario  # noqa: E402
 
 
-class CountingEnvironment(simpy.Environment):  # type: ignore[misc]
+class CountingEnvironment(simpy.Environment):
     """A SimPy environment that counts the events it processes."""
 
     def __init__(self) -> None:
@@ -87,10 +87,13 @@ def main() -> None:
     emu_rate = events / wall
     bare_rate = bare_events / bare_wall
     t = report["threats"]
-    print(f"scenario              {args.scenario.name}: {t['total']} threats, "
-          f"{report['missiles_fired']} missiles, {report['messages']['published']} messages")
-    print(f"emulator              {sim_s:.0f} simulated s in {wall:.3f} wall s "
-          f"= {sim_s / wall:.0f}x real time")
+    print(
+        f"scenario              {args.scenario.name}: {t['total']} threats, "
+        f"{report['missiles_fired']} missiles, {report['messages']['published']} messages"
+    )
+    print(
+        f"emulator              {sim_s:.0f} simulated s in {wall:.3f} wall s = {sim_s / wall:.0f}x real time"
+    )
     print(f"emulator events/s     {emu_rate:,.0f} ({events:,} events)")
     print(f"bare SimPy events/s   {bare_rate:,.0f} ({bare_events:,} events)")
     print(f"ratio emulator/bare   {emu_rate / bare_rate:.3f}")
