@@ -291,8 +291,9 @@ class FdcNode(Node):
             pos,
             vel,
             self.assets.centre_m,
-            self.assets.radius_m + self.config.threat_margin_m,
+            self.assets.radius_m,
             self.assets.value,
+            margin_m=self.config.threat_margin_m,
         )
         sel = np.flatnonzero(threat.threatening)
         if not sel.size:

@@ -53,12 +53,27 @@ def assess(
     asset_radius_m: FloatArray,
     asset_value: FloatArray,
     horizon_s: float = 30.0,
+    margin_m: float = 0.0,
 ) -> Assessment:
-    """Rank N tracks against A assets (see module docstring)."""
+    """Rank N tracks against A assets (see module docstring).
+
+    ``margin_m`` widens the radius for deciding *whether* a track threatens (noisy
+    headings), not for *when*: time to asset stays the time to the asset's own radius
+    (or to the closest approach, for a track passing inside the margin only), so a
+    threat already inside the margin keeps a real deadline and can be engaged again.
+    """
     n = position_m.shape[0]
     if n == 0 or asset_centre_m.shape[0] == 0:
         return Assessment(np.zeros(n, bool), np.full(n, -1, np.int64), np.full(n, np.inf), np.zeros(n))
+    outer = time_to_radius(position_m, velocity_mps, asset_centre_m, asset_radius_m + margin_m)
     tta = time_to_radius(position_m, velocity_mps, asset_centre_m, asset_radius_m)
+    if margin_m > 0:
+        d = position_m[:, None, :2] - asset_centre_m[None, :, :2]
+        v = velocity_mps[:, None, :2]
+        vv = np.einsum("nai,nai->na", np.broadcast_to(v, d.shape), np.broadcast_to(v, d.shape))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cpa = np.maximum(-np.einsum("nai,nai->na", d, np.broadcast_to(v, d.shape)) / vv, 0.0)
+        tta = np.where(np.isfinite(outer) & ~np.isfinite(tta), np.where(np.isfinite(cpa), cpa, 0.0), tta)
     score = np.where(np.isfinite(tta), asset_value[None, :] / (tta + horizon_s), 0.0)
     best = np.argmax(score, axis=1)
     rows = np.arange(n)

@@ -562,3 +562,36 @@ def test_fresh_time_follows_confirmed_updates_only() -> None:
     assert st_.picture(2.0).fresh_s.tolist() == [0.0]
     st_.update("R1", report(4.0, [(1, (5_000.0, 0.0, 500.0), V0, 100.0)]), 4.0)
     assert st_.picture(4.0).fresh_s.tolist() == [4.0]
+
+
+def test_margin_decides_whether_not_when() -> None:
+    # 1500 m out, inbound at 100 m/s, radius 300 m, margin 2000 m: threatening, and the
+    # deadline is the time to the real radius (12 s), not 0 (inside the widened one).
+    from bmc.fdc.threat import assess
+
+    a = assess(
+        np.array([[1500.0, 0.0, 100.0]]),
+        np.array([[-100.0, 0.0, 0.0]]),
+        np.array([[0.0, 0.0, 0.0]]),
+        np.array([300.0]),
+        np.array([1.0]),
+        margin_m=2000.0,
+    )
+    assert a.threatening.tolist() == [True]
+    assert a.time_to_asset_s[0] == pytest.approx(12.0)
+
+
+def test_margin_only_pass_gets_the_closest_approach_as_deadline() -> None:
+    from bmc.fdc.threat import assess
+
+    # Passes 1 km abeam of a 300 m asset: only the 2 km margin makes it a threat; CPA at 50 s.
+    a = assess(
+        np.array([[5000.0, 1000.0, 100.0]]),
+        np.array([[-100.0, 0.0, 0.0]]),
+        np.array([[0.0, 0.0, 0.0]]),
+        np.array([300.0]),
+        np.array([1.0]),
+        margin_m=2000.0,
+    )
+    assert a.threatening.tolist() == [True]
+    assert a.time_to_asset_s[0] == pytest.approx(50.0)
