@@ -7,6 +7,7 @@ the two in step.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections.abc import Iterable
@@ -54,7 +55,7 @@ class ScenarioError(ValueError):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, allow_inf_nan=False)
 
 
 class Position(_Model):
@@ -171,6 +172,15 @@ class Radar(_Model):
     """Local tracker settings."""
     external: bool = False
     """Not simulated: its topics come from another process or a HIL bridge."""
+
+    @model_validator(mode="after")
+    def _detectable(self) -> Radar:
+        if self.reference_pd <= self.false_alarm_probability:
+            raise ValueError(
+                f"reference_pd must exceed false_alarm_probability "
+                f"(got {self.reference_pd} <= {self.false_alarm_probability})"
+            )
+        return self
 
 
 _DOCTRINE = re.compile(r"^(shoot-look-shoot|salvo-([1-8]))$")
@@ -409,14 +419,21 @@ class Scenario(_Model):
         nodes += [(f"launchers[{i}]", x.id) for i, x in enumerate(self.launchers)]
         nodes += [(f"threats[{i}]", t.id) for i, t in enumerate(self.threats)]
         nodes += [(f"raids[{i}]", r.id) for i, r in enumerate(self.raids)]
-        nodes += [("world", "world")]
         for where, ident in nodes:
+            if ident == "world":
+                raise ValueError(f"{where}.id: 'world' is reserved for the simulated world")
             if ident in seen:
                 raise ValueError(f"{where}.id: duplicate id {ident!r} (also {seen[ident]})")
             seen[ident] = where
-        assets = {a.id for a in self.assets}
-        if len(assets) != len(self.assets):
-            raise ValueError("assets: duplicate asset id")
+        assets: set[str] = set()
+        for i, a in enumerate(self.assets):
+            if a.id in assets:
+                raise ValueError(f"assets[{i}].id: duplicate asset id {a.id!r}")
+            assets.add(a.id)
+        for i, text in enumerate(self.expect):
+            metric = parse_sweep_check(text).metric
+            if metric.startswith("assets.") and metric.removeprefix("assets.") not in assets:
+                raise ValueError(f"expect[{i}]: unknown asset {metric.removeprefix('assets.')!r} in {text!r}")
         for i, t in enumerate(self.threats):
             if t.target is not None and t.target not in assets:
                 raise ValueError(f"threats[{i}].target: unknown asset {t.target!r}")
@@ -538,12 +555,25 @@ def _loc(loc: Iterable[Any]) -> str:
     return out
 
 
+def _field_names() -> list[str]:
+    names: set[str] = set()
+    for model in _Model.__subclasses__():
+        names.update(model.model_fields)
+    return sorted(names)
+
+
 def format_validation_error(source: str, exc: ValidationError) -> str:
     """One line per problem: ``source: field.path: message (got value)``."""
     lines = []
     for err in exc.errors(include_url=False):
         loc = _loc(p for p in err["loc"] if p not in ("function-after",))
         msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            key = str(err["loc"][-1])
+            close = difflib.get_close_matches(key, _field_names(), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            lines.append(f"{source}: {loc}: unknown key {key!r}{hint}")
+            continue
         where = f"{source}: {loc}: " if loc else f"{source}: "
         got = ""
         if err["type"] not in ("missing", "value_error") and not isinstance(err.get("input"), dict):
@@ -562,6 +592,25 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
         raise ScenarioError(format_validation_error(source, exc)) from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+
+
+def _no_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} given twice (first on line {seen[key] + 1})", key_node.start_mark
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; raises :class:`ScenarioError` with one clear line per problem."""
     p = Path(path)
@@ -572,10 +621,14 @@ def load_scenario(path: str | Path) -> Scenario:
             f"{p}: cannot read: {exc.strerror if isinstance(exc, OSError) else exc}"
         ) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ScenarioError(f"{p}: YAML syntax error: {where}{problem}") from None
+    if data is None:
+        raise ScenarioError(
+            f"{p}: the file is empty (a scenario needs at least name, duration_s, origin, radars)"
+        )
     return parse_scenario(data, str(p))

@@ -335,6 +335,15 @@ def _checks() -> list[str]:
         "A metric the run cannot define (`missiles_per_kill` without a kill, a reaction time",
         "without a launch) fails every check on it.",
         "",
+        "`bmc sweep` judges the checks on every parameter combination of a sweep: there a",
+        "single-run check must hold in every run, and `expect` may also hold statistical",
+        "checks, which a single run skips:",
+        "",
+        "- `<metric>.<stat> <op> <number>`, stat one of `mean` `p50` `p95` `min` `max`,",
+        "  e.g. `leaked.mean <= 0.5` (runs where the metric is undefined are left out);",
+        "- `P(<metric> <op> <number>) <op> <number>`, the fraction of runs meeting the",
+        "  condition, e.g. `P(leaked == 0) >= 0.9` (an undefined metric does not meet it).",
+        "",
     ]
     return lines
 

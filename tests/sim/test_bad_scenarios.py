@@ -96,7 +96,7 @@ CASES = [
     Case(
         "unknown_key_in_radar",
         _replace(RADAR, RADAR[:-1] + ", scan_periode_s: 2}"),
-        ("radars[0].scan_periode_s: ", "not permitted"),
+        ("radars[0].scan_periode_s: ", "unknown key 'scan_periode_s' (did you mean 'scan_period_s'?)"),
     ),
     Case("bad_doctrine", BASE + "fdc: {doctrine: salvo-9}\n", ("fdc.doctrine: ", "'salvo-9'")),
     Case(
@@ -277,3 +277,31 @@ def test_json_report_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     out, lines = _error_lines(capsys)
     assert json.loads(out)["scenario"] == "single_engagement"  # nothing but the JSON on stdout
     assert lines == []
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("duplicate_key", BASE + "duration_s: 50\n", "key 'duration_s' given twice"),
+        ("nan_duration", BASE.replace("duration_s: 100", "duration_s: .nan"), "duration_s: "),
+        ("empty_file", "", "the file is empty"),
+        ("reserved_world_id", BASE.replace("id: R1", "id: world"), "'world' is reserved"),
+        ("unknown_asset_in_expect", BASE + "expect: ['assets.nowhere >= 0']\n", "unknown asset 'nowhere'"),
+        (
+            "reference_pd_below_pfa",
+            _replace(RADAR, RADAR[:-1] + ", reference_pd: 0.0000001}"),
+            "reference_pd must exceed false_alarm_probability",
+        ),
+    ],
+)
+def test_more_bad_input_named_clearly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str, expected: str
+) -> None:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert main(["run", str(path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"bmc: {path}: "), lines
+    assert expected in lines[0], lines[0]
