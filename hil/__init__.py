@@ -1,0 +1,4 @@
+"""Hardware in the loop: serial framing and links, the ``bmc hil`` bridges, reference device programs.
+
+See ``hil/README.md``.
+"""

@@ -1,0 +1,491 @@
+"""Speed of the serial HIL path: fire order -> acknowledgement, next to the bytes' time on a real wire.
+
+    python benchmarks/bench_hil.py [--quick]
+
+Everything runs on this machine over pseudo-terminals (``python -m hil.cable``
+in its own process joins the two ptys, as a null-modem cable would), with the
+real device program (``python -m hil.devices.pi_launcher``) in a subprocess:
+
+1. pty floor: a raw 64-byte echo through the cable (os.read/os.write, no
+   framing, no pyserial): what the ptys and the relay process cost by themselves;
+2. serial path: a signed fire order framed by ``hil.framing`` and written by
+   ``hil.serial_link.SerialLink`` (asyncio, pyserial) to the Pi program, which
+   decodes it, checks its HMAC, freshness and envelope, accepts it and answers;
+   the round trip ends when the ACCEPTED frame is decoded back in the bridge
+   process. Software overhead = serial path - pty floor;
+3. full bridge: the same order published on MQTT (QoS 1) to a running
+   ``bmc hil launcher`` (its own process), forwarded over the cable to the Pi
+   program, the acknowledgement published back by the bridge and received here;
+   next to a bare MQTT QoS 1 round trip through the same broker.
+
+A pty moves bytes instantly whatever the baud rate, so the wire time of the
+same bytes is computed (8N1: 10 bits per byte) at 115200 and 921600 baud: a
+real line adds it to the round trip (plus the USB-serial chip's latency, e.g.
+the FTDI latency timer, 1-16 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import select
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tty
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import numpy as np
+import yaml
+
+from hil.devices.pi_launcher import PiConfig, PiLauncher
+from hil.framing import FrameDecoder, frame_message, message_frame
+from hil.serial_link import SerialConfig, SerialLink
+from protocols import codec
+from protocols import messages as m
+
+REPO = Path(__file__).resolve().parents[1]
+KEY = bytes(range(7, 39))
+BAUDS = (115200, 921600)
+
+
+def pct(values: list[float], q: float) -> float:
+    """Nearest-rank percentile."""
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * (len(s) - 1) + 0.5))]
+
+
+def ms(v: float) -> str:
+    """Seconds as milliseconds, 3 decimals."""
+    return f"{v * 1e3:7.3f}"
+
+
+def row(name: str, values: list[float]) -> str:
+    """One result line: p50, p99, max in ms."""
+    return f"  {name:<44} p50 {ms(pct(values, 0.5))}  p99 {ms(pct(values, 0.99))}  max {ms(max(values))} ms"
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def process(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A subprocess with output in ``log``; terminated on the way out."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=REPO
+        )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+def wait_for(path: Path, timeout_s: float = 10.0) -> None:
+    """Wait until ``path`` exists."""
+    deadline = time.monotonic() + timeout_s
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench_hil: {path} did not appear within {timeout_s} s")
+        time.sleep(0.02)
+
+
+# ---------------------------------------------------------------- 1. pty floor
+
+ECHO = """
+import os, select, sys, tty
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_NOCTTY)
+tty.setraw(fd)
+while True:
+    select.select([fd], [], [])
+    data = os.read(fd, 4096)
+    if not data:
+        break
+    os.write(fd, data)
+"""
+
+
+def pty_floor(a: Path, b: Path, n: int, tmp: Path) -> list[float]:
+    """Round trips of 64 raw bytes through the cable to an echo process."""
+    out: list[float] = []
+    with process([sys.executable, "-c", ECHO, str(b)], tmp / "echo.log"):
+        time.sleep(0.3)
+        fd = os.open(a, os.O_RDWR | os.O_NOCTTY)
+        try:
+            tty.setraw(fd)
+            payload = bytes(range(1, 65))
+            for _ in range(n):
+                t0 = time.perf_counter()
+                os.write(fd, payload)
+                got = b""
+                while len(got) < len(payload):
+                    select.select([fd], [], [], 1.0)
+                    got += os.read(fd, 4096)
+                out.append(time.perf_counter() - t0)
+        finally:
+            os.close(fd)
+    return out
+
+
+# ---------------------------------------------------------------- 2. serial path
+
+
+def pi_command(port: Path, key_file: Path) -> list[str]:
+    """The Pi program, set up to accept an order every time (no reaction, no reload time)."""
+    return [
+        sys.executable, "-m", "hil.devices.pi_launcher", "--port", str(port), "--key-file", str(key_file),
+        "--position", "500,0,0", "--missiles", "64", "--reaction-time-s", "0", "--reload-time-s", "0",
+        "--heartbeat-timeout-s", "30", "--status-period-s", "600", "--gpio", "off",
+    ]  # fmt: skip
+
+
+def fire_order(n: int, sim_s: float) -> m.FireOrder:
+    """A signed order as the FDC sends it."""
+    return codec.sign_order(
+        m.FireOrder(
+            order_id=f"FDC-{n:05d}",
+            launcher_id="L1",
+            target_track_id=n,
+            target_position_m=(9000.0, 6000.0, 300.0),
+            target_velocity_mps=(-50.0, -30.0, 0.0),
+            intercept_point_m=(5000.0, 3000.0, 300.0),
+            intercept_time_s=sim_s + 60,
+            rounds=1,
+            issued_time_s=sim_s,
+            expiry_time_s=sim_s + 1000,
+        ),
+        KEY,
+    )
+
+
+async def serial_path(a: Path, n: int) -> tuple[list[float], dict[str, int], int, int]:
+    """Order -> ACCEPTED round trips through SerialLink and the Pi program."""
+    loop = asyncio.get_running_loop()
+    waiting: dict[str, asyncio.Future[tuple[float, str]]] = {}
+    launched: dict[str, asyncio.Future[None]] = {}
+    sizes: dict[str, int] = {}
+
+    heard = asyncio.Event()
+
+    def on_frame(frame: Any) -> None:
+        body = frame_message(frame).body
+        heard.set()
+        if not isinstance(body, m.EngagementStatus):
+            return
+        if body.state == m.EngagementState.LAUNCHED and body.order_id in launched:
+            launched.pop(body.order_id).set_result(None)
+        elif body.order_id in waiting:
+            fut = waiting.pop(body.order_id)
+            if not fut.done():
+                fut.set_result((time.perf_counter(), body.state.name))
+                sizes["ack"] = len(frame.payload) + 6 + 2  # + type, seq, CRC, COBS code, delimiter
+
+    link = SerialLink(SerialConfig(str(a)), on_frame)
+    link.start()
+    await link.wait_open(5)
+    await asyncio.wait_for(heard.wait(), 20)  # the Pi program is up and has its port open
+    t_start = time.perf_counter()
+    hb_seq = 0
+
+    def heartbeat() -> None:
+        nonlocal hb_seq
+        hb_seq += 1
+        sim = time.perf_counter() - t_start
+        link.send(
+            message_frame(
+                link.next_seq(), m.Header("FDC", hb_seq, sim), m.FdcHeartbeat("FDC", m.WeaponsControl.FREE)
+            )
+        )
+
+    heartbeat()
+    await asyncio.sleep(0.5)
+    rtts: list[float] = []
+    answers: dict[str, int] = {}
+    order_bytes = 0
+    for i in range(1, n + 1):
+        if i % 50 == 0:
+            heartbeat()
+            await asyncio.sleep(0.002)
+        order = fire_order(i, time.perf_counter() - t_start)
+        wire = message_frame(link.next_seq(), m.Header("FDC", i, order.issued_time_s), order)
+        order_bytes = len(wire)
+        fut: asyncio.Future[tuple[float, str]] = loop.create_future()
+        waiting[order.order_id] = fut
+        done: asyncio.Future[None] = loop.create_future()
+        launched[order.order_id] = done
+        t0 = time.perf_counter()
+        link.send(wire)
+        t1, state = await asyncio.wait_for(fut, 2.0)
+        rtts.append(t1 - t0)
+        answers[state] = answers.get(state, 0) + 1
+        if state == "ACCEPTED":
+            await asyncio.wait_for(done, 2.0)  # READY again before the next order
+        else:
+            launched.pop(order.order_id, None)
+    link.close()
+    return rtts, answers, order_bytes, sizes.get("ack", 0)
+
+
+# ---------------------------------------------------------------- 3. full bridge over MQTT
+
+MOSQ_CONF = "listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\npersistence false\n"
+
+
+def _client(port: int, name: str) -> aiomqtt.Client:
+    return aiomqtt.Client(
+        "127.0.0.1",
+        port,
+        identifier=f"bench-hil-{name}-{os.getpid()}",
+        protocol=aiomqtt.ProtocolVersion.V5,
+        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+        max_inflight_messages=1000,
+    )
+
+
+async def bridge_path(port: int, n: int) -> tuple[list[float], list[float], dict[str, int]]:
+    """Order published on MQTT -> bridge -> Pi program -> acknowledgement back on MQTT; and raw QoS 1 RTTs."""
+    root = "bmc/v1/bench_hil"
+    arrived: asyncio.Queue[tuple[float, m.Message]] = asyncio.Queue()
+    async with _client(port, "fdc") as fdc:
+        await fdc.subscribe(f"{root}/launcher/L1/engagement", qos=1)
+        await fdc.subscribe(f"{root}/launcher/L1/status", qos=1)
+        await fdc.subscribe(f"{root}/bench/echo", qos=1)
+
+        async def reader() -> None:
+            async for message in fdc.messages:
+                payload = message.payload
+                assert isinstance(payload, bytes)
+                await arrived.put((time.perf_counter(), codec.decode(payload)))
+
+        task = asyncio.create_task(reader())
+        t_start = time.perf_counter()
+        empty = codec.encode(
+            m.Header("world", 1, 0.0),
+            m.TruthReport(
+                object_id=(),
+                kind=np.zeros(0, dtype=np.int64),
+                friendly=np.zeros(0, dtype=bool),
+                iff=np.zeros(0, dtype=bool),
+                rcs_m2=np.zeros(0),
+                status=np.zeros(0, dtype=np.int64),
+                state=np.zeros((0, 6)),
+            ),
+        )
+        hb = 0
+
+        async def heartbeat() -> None:
+            nonlocal hb
+            hb += 1
+            sim = time.perf_counter() - t_start
+            body = codec.encode(m.Header("FDC", hb, sim), m.FdcHeartbeat("FDC", m.WeaponsControl.FREE))
+            await fdc.publish(f"{root}/fdc/FDC/heartbeat", body, qos=0)
+
+        # Until the bridge has synchronised and the device is armed: truth for the clock, heartbeats.
+        deadline = time.perf_counter() + 60
+        ready = False
+        while not ready:
+            if time.perf_counter() > deadline:
+                raise TimeoutError("the bridge never reported L1 READY")
+            await fdc.publish(f"{root}/world/world/truth", empty, qos=0)
+            await heartbeat()
+            await asyncio.sleep(0.05)
+            while not arrived.empty():
+                _t, msg = arrived.get_nowait()
+                ready = ready or (
+                    isinstance(msg.body, m.LauncherStatus) and msg.body.state == m.LauncherState.READY
+                )
+        rtts: list[float] = []
+        answers: dict[str, int] = {}
+        for i in range(1, n + 1):
+            if i % 20 == 0:
+                await heartbeat()
+            order = fire_order(i, time.perf_counter() - t_start)
+            payload = codec.encode(m.Header("FDC", i, order.issued_time_s), order)
+            t0 = time.perf_counter()
+            await fdc.publish(f"{root}/launcher/L1/order", payload, qos=1)
+            while True:
+                t1, msg = await asyncio.wait_for(arrived.get(), 5.0)
+                if isinstance(msg.body, m.EngagementStatus) and msg.body.order_id == order.order_id:
+                    break
+            assert isinstance(msg.body, m.EngagementStatus)
+            rtts.append(t1 - t0)
+            state = msg.body.state
+            answers[state.name] = answers.get(state.name, 0) + 1
+            while state == m.EngagementState.ACCEPTED:  # READY again before the next order
+                _t, msg = await asyncio.wait_for(arrived.get(), 5.0)
+                if isinstance(msg.body, m.EngagementStatus) and msg.body.order_id == order.order_id:
+                    state = msg.body.state
+        raw: list[float] = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            await fdc.publish(f"{root}/bench/echo", payload, qos=1)
+            while True:
+                t1, msg = await asyncio.wait_for(arrived.get(), 5.0)
+                if isinstance(msg.body, m.FireOrder):
+                    break
+            raw.append(t1 - t0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+            await task
+    return rtts, raw, answers
+
+
+def components(n: int) -> dict[str, list[float]]:
+    """CPU time of each software step of one round trip, in this process, without I/O."""
+    out: dict[str, list[float]] = {k: [] for k in ("encode order", "decode order", "Pi logic", "decode ack")}
+    answers: list[bytes] = []
+    seq = [0]
+
+    def send(body: m.Body, sim_s: float) -> None:
+        seq[0] += 1
+        answers.append(message_frame(seq[0], m.Header("L1", seq[0], sim_s), body))
+
+    config = PiConfig(position_m=(500.0, 0.0, 0.0), missiles=64, reaction_time_s=0.0, reload_time_s=0.0)
+    pi = PiLauncher(config, KEY, send)
+    hb = m.Message(m.Header("FDC", 1, 0.0), m.FdcHeartbeat("FDC", m.WeaponsControl.FREE))
+    pi.handle(hb, 0.0)
+    rx_device, rx_bridge = FrameDecoder(), FrameDecoder()
+    clock = time.perf_counter
+    for i in range(1, n + 1):
+        wall = i * 1e-3
+        pi.handle(m.Message(m.Header("FDC", i + 1, wall), hb.body), wall)
+        order = fire_order(i, wall)
+        t0 = clock()
+        wire = message_frame(i % 256, m.Header("FDC", i, wall), order)
+        t1 = clock()
+        msg = frame_message(rx_device.feed(wire)[0])
+        t2 = clock()
+        answers.clear()
+        pi.handle(msg, wall)
+        t3 = clock()
+        ack = answers[0]
+        t4 = clock()
+        frame_message(rx_bridge.feed(ack)[0])
+        t5 = clock()
+        pi.poll(wall)  # launch
+        pi.poll(wall)  # reloaded (every 64th order), READY again
+        for k, v in zip(out, (t1 - t0, t2 - t1, t3 - t2, t5 - t4), strict=True):
+            out[k].append(v)
+    out["total"] = [sum(v) for v in zip(*out.values(), strict=True)]
+    return out
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return round(value, 3) if isinstance(value, float) else value
+
+
+def main() -> int:
+    """Run the three parts and print the figures."""
+    logging.getLogger("pi_launcher").setLevel(logging.ERROR)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="fewer samples")
+    args = p.parse_args()
+    n = 300 if args.quick else 2000
+    n_mqtt = 100 if args.quick else 500
+    mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    with tempfile.TemporaryDirectory(prefix="bench-hil-") as td:
+        tmp = Path(td)
+        a, b = tmp / "bridge-port", tmp / "device-port"
+        key_file = tmp / "l1.key"
+        key_file.write_text(KEY.hex())
+        print(
+            f"bench_hil: {n} serial round trips, {n_mqtt} through the bridge; load {os.getloadavg()[0]:.2f}"
+        )
+        parts = components(n)
+        print("\n0. CPU per round trip, in one process, no I/O (what the software itself costs)")
+        for name, values in parts.items():
+            print(row(name, values))
+        with process([sys.executable, "-m", "hil.cable", str(a), str(b)], tmp / "cable.log"):
+            wait_for(a)
+            wait_for(b)
+            floor = pty_floor(a, b, n, tmp)
+            with process(pi_command(b, key_file), tmp / "pi.log"):
+                rtts, answers, order_len, ack_len = asyncio.run(serial_path(a, n))
+        print("\n1-2. serial path over a pty (bridge process <-> cable process <-> Pi program)")
+        print(row("pty floor: raw 64-byte echo through the cable", floor))
+        print(row("fire order -> ACCEPTED (framing, pyserial, Pi)", rtts))
+        over = [max(0.0, r - pct(floor, 0.5)) for r in rtts]
+        print(row("software overhead (round trip - floor p50)", over))
+        print(f"  answers: {answers}; order frame {order_len} bytes, acknowledgement frame {ack_len} bytes")
+        wire_bytes = order_len + ack_len
+        for baud in BAUDS:
+            wire = wire_bytes * 10 / baud
+            print(
+                f"  at {baud:>6} baud the same bytes take {ms(wire)} ms on the wire: "
+                f"projected round trip p50 {ms(wire + pct(over, 0.5))}, p99 {ms(wire + pct(over, 0.99))} ms"
+            )
+
+        # ------------------------------------------------ 3. the bridge process over MQTT
+        port = free_port()
+        (tmp / "mosquitto.conf").write_text(MOSQ_CONF.format(port=port))
+        scenario = yaml.safe_load((REPO / "sim_configs" / "single_engagement.yaml").read_text())
+        scenario.update(name="bench_hil", duration_s=3600, threats=[], expect=[])
+        scenario["launchers"][0].update(external=True, missiles=64, reaction_time_s=0, reload_time_s=0)
+        scenario["launchers"][0]["auth_key_hex"] = KEY.hex()
+        (tmp / "s.yaml").write_text(yaml.safe_dump(scenario))
+        c2a, c2b = tmp / "bridge-port2", tmp / "device-port2"
+        with (
+            process([mosquitto, "-c", str(tmp / "mosquitto.conf")], tmp / "mosquitto.log"),
+            process([sys.executable, "-m", "hil.cable", str(c2a), str(c2b)], tmp / "cable2.log"),
+        ):
+            time.sleep(0.3)
+            wait_for(c2a)
+            with process(pi_command(c2b, key_file), tmp / "pi2.log"), process(
+                [sys.executable, "-m", "bmc", "hil", "launcher", "L1", "--scenario", str(tmp / "s.yaml"),
+                 "--port", str(c2a), "--mqtt", f"mqtt://127.0.0.1:{port}"],
+                tmp / "bridge.log",
+            ):  # fmt: skip
+                try:
+                    bridge_rtts, raw, answers3 = asyncio.run(bridge_path(port, n_mqtt))
+                except (TimeoutError, aiomqtt.MqttError) as exc:
+                    print(f"bench_hil: the bridge path failed ({exc!r}); bridge log:", file=sys.stderr)
+                    print((tmp / "bridge.log").read_text()[-3000:], file=sys.stderr)
+                    return 1
+        print("\n3. through `bmc hil launcher` (MQTT QoS 1 in, serial, Pi program, MQTT QoS 1 out)")
+        print(row("fire order -> ACCEPTED on MQTT", bridge_rtts))
+        print(row("bare MQTT QoS 1 round trip (same broker)", raw))
+        print(f"  answers: {answers3}")
+        summary = {
+            "cpu_per_round_trip_ms": {
+                "p50": pct(parts["total"], 0.5) * 1e3,
+                "p99": pct(parts["total"], 0.99) * 1e3,
+            },
+            "pty_floor_ms": {"p50": pct(floor, 0.5) * 1e3, "p99": pct(floor, 0.99) * 1e3},
+            "serial_rtt_ms": {"p50": pct(rtts, 0.5) * 1e3, "p99": pct(rtts, 0.99) * 1e3},
+            "overhead_ms": {"p50": pct(over, 0.5) * 1e3, "p99": pct(over, 0.99) * 1e3},
+            "bridge_rtt_ms": {"p50": pct(bridge_rtts, 0.5) * 1e3, "p99": pct(bridge_rtts, 0.99) * 1e3},
+            "mqtt_rtt_ms": {"p50": pct(raw, 0.5) * 1e3, "p99": pct(raw, 0.99) * 1e3},
+            "wire_ms": {str(b): (order_len + ack_len) * 10 / b * 1e3 for b in BAUDS},
+            "mean_serial_rtt_ms": statistics.fmean(rtts) * 1e3,
+            "load_average_1min": os.getloadavg()[0],
+        }
+        print("\n" + json.dumps(_rounded(summary)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,289 @@
+"""Serial frames: ``COBS( type u8 | seq u8 | payload | CRC-32 LE ) 0x00``. Pure: no I/O, no clock.
+
+- ``type`` says which ``bmc.v1.Envelope`` body the payload carries (:data:`FRAME_TYPES`);
+- ``seq`` counts frames per direction of one link, wrapping at 256, so a receiver
+  counts lost frames (mod 256);
+- ``payload`` is the same protobuf ``Envelope`` bytes as on MQTT (header inside);
+- the CRC is ``zlib.crc32`` over ``type | seq | payload``, little-endian;
+- COBS removes every 0x00 from the frame, so 0x00 only ever delimits frames and a
+  receiver resynchronises on the next one after any corruption.
+
+:class:`FrameDecoder` turns an arbitrary byte stream into frames and never raises;
+:func:`decode_frame` decodes exactly one frame and raises only :class:`FrameError`.
+The byte-by-byte layout and test vectors are in ``hil/README.md`` and
+``hil/test_vectors.json``.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+from protocols import codec
+from protocols import messages as m
+
+MAX_PAYLOAD = 4096
+"""Largest payload (protobuf bytes) of one frame; larger frames are refused on both sides."""
+
+HEADER_LEN = 2
+CRC_LEN = 4
+MAX_BODY = HEADER_LEN + MAX_PAYLOAD + CRC_LEN
+"""Largest unstuffed frame: type, seq, payload, CRC."""
+MAX_ENCODED = MAX_BODY + MAX_BODY // 254 + 2
+"""Largest COBS-encoded frame, without its delimiter."""
+
+DELIMITER = b"\x00"
+
+FRAME_TYPES: dict[str, int] = {
+    "track_report": 1,
+    "truth_report": 2,
+    "fire_order": 3,
+    "engagement_status": 4,
+    "launcher_status": 5,
+    "flyout": 6,
+    "detonation": 7,
+    "fdc_heartbeat": 8,
+    "operator_command": 9,
+    "node_state": 10,
+}
+"""``Envelope`` body field name -> frame type. Stable: firmware hard-codes these numbers
+(each is the body's ``Envelope`` field number minus 9)."""
+
+TYPE_NAMES: dict[int, str] = {v: k for k, v in FRAME_TYPES.items()}
+
+
+class FrameError(ValueError):
+    """Bytes that are not one valid frame. ``reason`` is a stable key:
+    ``delimiter``, ``cobs``, ``short``, ``oversize``, ``crc``, ``unknown_type``,
+    ``payload`` (not a valid Envelope) or ``type_mismatch`` (body is not what ``type`` says)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One frame: type (1..255), sequence number (0..255) and payload bytes."""
+
+    type: int
+    seq: int
+    payload: bytes
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.type <= 255:
+            raise ValueError(f"frame type must be 0..255 (got {self.type})")
+        if not 0 <= self.seq <= 255:
+            raise ValueError(f"frame seq must be 0..255 (got {self.seq})")
+        if len(self.payload) > MAX_PAYLOAD:
+            raise ValueError(f"payload of {len(self.payload)} bytes exceeds {MAX_PAYLOAD}")
+
+
+# ---------------------------------------------------------------- COBS
+
+
+def cobs_encode(data: bytes) -> bytes:
+    """Consistent Overhead Byte Stuffing: ``data`` without any 0x00 (no delimiter added)."""
+    out = bytearray()
+    start, n = 0, len(data)
+    while True:
+        end = min(start + 254, n)
+        zero = data.find(0, start, end)
+        if zero >= 0:
+            out.append(zero - start + 1)
+            out += data[start:zero]
+            start = zero + 1
+            continue
+        out.append(end - start + 1)
+        out += data[start:end]
+        if end - start < 254:
+            return bytes(out)
+        # A full 254-byte block (code 0xFF) implies no zero: go on, maybe with an empty last block.
+        start = end
+
+
+def cobs_decode(data: bytes) -> bytes:
+    """Inverse of :func:`cobs_encode`; raises :class:`FrameError` (``cobs``) on invalid input."""
+    if 0 in data:
+        raise FrameError("cobs", "0x00 inside a COBS block")
+    if not data:
+        raise FrameError("cobs", "empty COBS block")
+    out = bytearray()
+    i, n = 0, len(data)
+    while i < n:
+        code = data[i]
+        end = i + code
+        if end > n:
+            raise FrameError("cobs", f"code {code} at offset {i} runs past the end ({n} bytes)")
+        out += data[i + 1 : end]
+        i = end
+        if code < 0xFF and i < n:
+            out.append(0)
+    return bytes(out)
+
+
+# ---------------------------------------------------------------- frames
+
+_HEAD = struct.Struct("<BB")
+_CRC = struct.Struct("<I")
+
+
+def encode_frame(frame: Frame) -> bytes:
+    """The bytes on the wire: COBS-stuffed frame followed by the 0x00 delimiter."""
+    body = _HEAD.pack(frame.type, frame.seq) + frame.payload
+    return cobs_encode(body + _CRC.pack(zlib.crc32(body))) + DELIMITER
+
+
+def _decode_stuffed(stuffed: bytes) -> Frame:
+    if len(stuffed) > MAX_ENCODED:
+        raise FrameError("oversize", f"{len(stuffed)} stuffed bytes, at most {MAX_ENCODED}")
+    body = cobs_decode(stuffed)
+    if len(body) < HEADER_LEN + CRC_LEN:
+        raise FrameError("short", f"{len(body)} bytes, at least {HEADER_LEN + CRC_LEN} needed")
+    if len(body) > MAX_BODY:
+        raise FrameError(
+            "oversize", f"payload of {len(body) - HEADER_LEN - CRC_LEN} bytes, at most {MAX_PAYLOAD}"
+        )
+    content, (crc,) = body[:-CRC_LEN], _CRC.unpack(body[-CRC_LEN:])
+    if zlib.crc32(content) != crc:
+        raise FrameError("crc", f"CRC {crc:08x} does not match {zlib.crc32(content):08x}")
+    kind, seq = content[0], content[1]
+    if kind not in TYPE_NAMES:
+        raise FrameError("unknown_type", f"frame type {kind}")
+    return Frame(kind, seq, content[HEADER_LEN:])
+
+
+def decode_frame(data: bytes) -> Frame:
+    """Decode exactly one frame (stuffed bytes plus the trailing 0x00). Raises only :class:`FrameError`."""
+    if not data.endswith(DELIMITER):
+        raise FrameError("delimiter", "a frame ends with 0x00")
+    return _decode_stuffed(bytes(data[:-1]))
+
+
+# ---------------------------------------------------------------- stream decoder
+
+
+@dataclass(slots=True)
+class DecoderStats:
+    """What a :class:`FrameDecoder` saw. Every dropped frame is counted under one reason."""
+
+    frames: int = 0
+    """Valid frames delivered."""
+    bytes: int = 0
+    """Bytes fed."""
+    crc_errors: int = 0
+    cobs_errors: int = 0
+    """Undecodable stuffing, or too short to hold type, seq and CRC."""
+    oversize: int = 0
+    """Frames longer than the limit (discarded up to the next delimiter)."""
+    unknown_type: int = 0
+    gaps: int = 0
+    """Frames missing by sequence number (mod 256)."""
+
+    @property
+    def dropped(self) -> int:
+        """Frames received but refused."""
+        return self.crc_errors + self.cobs_errors + self.oversize + self.unknown_type
+
+    def as_dict(self) -> dict[str, int]:
+        """The counters by name."""
+        return {
+            "frames": self.frames,
+            "bytes": self.bytes,
+            "crc_errors": self.crc_errors,
+            "cobs_errors": self.cobs_errors,
+            "oversize": self.oversize,
+            "unknown_type": self.unknown_type,
+            "gaps": self.gaps,
+        }
+
+
+@dataclass(slots=True)
+class FrameDecoder:
+    """Byte stream -> frames, in the manner of pyserial's ``FramedPacket`` protocol object.
+
+    Never raises: a corrupt frame is dropped and counted, and decoding resumes
+    after the next 0x00. Bytes beyond :data:`MAX_ENCODED` without a delimiter are
+    discarded up to the next one.
+    """
+
+    stats: DecoderStats = field(default_factory=DecoderStats)
+    _buffer: bytearray = field(default_factory=bytearray)
+    _discarding: bool = False
+    _expected_seq: int | None = None
+
+    def reset(self) -> None:
+        """Forget a partial frame and the sequence baseline (after the link reopens)."""
+        self._buffer.clear()
+        self._discarding = False
+        self._expected_seq = None
+
+    def feed(self, data: bytes) -> list[Frame]:
+        """Every complete valid frame in ``data`` (plus what earlier calls left)."""
+        self.stats.bytes += len(data)
+        buf = self._buffer
+        buf += data
+        frames: list[Frame] = []
+        while True:
+            end = buf.find(0)
+            if end < 0:
+                break
+            chunk = bytes(buf[:end])
+            del buf[: end + 1]
+            if self._discarding:
+                self._discarding = False
+                continue
+            if not chunk:
+                continue  # idle fill or a leading delimiter
+            frame = self._one(chunk)
+            if frame is not None:
+                frames.append(frame)
+        if len(buf) > MAX_ENCODED:
+            if not self._discarding:
+                self.stats.oversize += 1
+            self._discarding = True
+            buf.clear()
+        return frames
+
+    def _one(self, chunk: bytes) -> Frame | None:
+        s = self.stats
+        try:
+            frame = _decode_stuffed(chunk)
+        except FrameError as exc:
+            if exc.reason == "crc":
+                s.crc_errors += 1
+            elif exc.reason == "oversize":
+                s.oversize += 1
+            elif exc.reason == "unknown_type":
+                s.unknown_type += 1
+            else:
+                s.cobs_errors += 1
+            return None
+        s.frames += 1
+        if self._expected_seq is not None:
+            s.gaps += (frame.seq - self._expected_seq) % 256
+        self._expected_seq = (frame.seq + 1) % 256
+        return frame
+
+
+# ---------------------------------------------------------------- messages
+
+
+def message_frame(seq: int, header: m.Header, body: m.Body) -> bytes:
+    """Wire bytes of one message: its ``Envelope`` in a frame of the body's type."""
+    kind = FRAME_TYPES[codec.BODY_FIELDS[type(body)]]
+    return encode_frame(Frame(kind, seq % 256, codec.encode(header, body)))
+
+
+def frame_message(frame: Frame) -> m.Message:
+    """The message a frame carries. Raises :class:`FrameError` (``payload``, ``type_mismatch``)."""
+    try:
+        msg = codec.decode(frame.payload)
+    except codec.DecodeError as exc:
+        raise FrameError("payload", str(exc)) from None
+    name = codec.BODY_FIELDS[type(msg.body)]
+    if FRAME_TYPES[name] != frame.type:
+        raise FrameError("type_mismatch", f"frame type {frame.type} carries a {name}")
+    return msg
