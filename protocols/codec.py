@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from google.protobuf.descriptor_pb2 import FileDescriptorSet as _FileDescriptorSet
 from google.protobuf.message import DecodeError as _PbDecodeError
 
 from protocols import messages as m
@@ -413,6 +414,76 @@ def decode(payload: bytes) -> m.Message:
         raise DecodeError("no_body", "envelope carries no message body")
     body = _READ[name](getattr(env, name))
     return m.Message(m.Header(h.sender, h.sequence, h.sim_time_s, h.schema_version), body)
+
+
+def header_of(payload: bytes) -> m.Header:
+    """The header of ``Envelope`` bytes without decoding the body (a recording's exact times
+    come from here). Raises :class:`DecodeError` when there is no readable header."""
+    header = pb.Header()
+    found = False
+    pos, end = 0, len(payload)
+    try:
+        while pos < end:
+            tag, pos = _read_varint(payload, pos)
+            field_number, wire_type = tag >> 3, tag & 7
+            if wire_type == 0:
+                _, pos = _read_varint(payload, pos)
+            elif wire_type == 1:
+                pos += 8
+            elif wire_type == 5:
+                pos += 4
+            elif wire_type == 2:
+                length, pos = _read_varint(payload, pos)
+                if field_number == 1:
+                    # Repeated occurrences merge, as a full parse would.
+                    header.MergeFromString(payload[pos : pos + length])
+                    found = True
+                pos += length
+            else:
+                raise DecodeError("malformed", f"wire type {wire_type} at byte {pos}")
+    except _PbDecodeError as exc:
+        raise DecodeError("malformed", str(exc) or "bad header") from None
+    if pos != end or not found:
+        raise DecodeError("malformed", "envelope has no header" if pos == end else "truncated envelope")
+    return m.Header(header.sender, header.sequence, header.sim_time_s, header.schema_version)
+
+
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise DecodeError("malformed", "truncated varint")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
+# ---------------------------------------------------------------- schema
+
+
+ENVELOPE_SCHEMA = "bmc.v1.Envelope"
+"""Full name of the message every payload is, as recordings name their schema."""
+
+
+def envelope_file_descriptor_set() -> bytes:
+    """The schema of every payload as a serialised ``google.protobuf.FileDescriptorSet``
+    (the file and its imports, dependencies first): what MCAP's protobuf profile embeds."""
+    fds = _FileDescriptorSet()
+    seen: set[str] = set()
+
+    def add(file: Any) -> None:
+        for dep in file.dependencies:
+            if dep.name not in seen:
+                seen.add(dep.name)
+                add(dep)
+        file.CopyToProto(fds.file.add())
+
+    add(pb.Envelope.DESCRIPTOR.file)
+    data: bytes = fds.SerializeToString(deterministic=True)
+    return data
 
 
 # ---------------------------------------------------------------- authentication

@@ -20,6 +20,27 @@ def wall_seconds() -> float:
     return time.perf_counter()
 
 
+def epoch_ns_clock() -> Callable[[], int]:
+    """A wall clock in nanoseconds since the Unix epoch that never steps back: the epoch time
+    read once, plus monotonic time since. For stamping recordings, never for simulated behaviour."""
+    base = time.time_ns() - time.perf_counter_ns()
+    return lambda: base + time.perf_counter_ns()
+
+
+async def sleep_until(deadline_s: float, spin_s: float = 0.0015) -> float:
+    """Wait until ``wall_seconds()`` reaches ``deadline_s``; return how late it woke, seconds.
+
+    asyncio timers fire up to ~1 ms late, so this sleeps to ``spin_s`` short of the
+    deadline and spins the rest, yielding to the loop at every turn: other tasks and
+    socket writes go on while it spins."""
+    early = deadline_s - time.perf_counter() - spin_s
+    if early > 0:
+        await asyncio.sleep(early)
+    while (now := time.perf_counter()) < deadline_s:
+        await asyncio.sleep(0)
+    return now - deadline_s
+
+
 class Pacer:
     """Steps a SimPy environment at wall-clock deadlines from inside asyncio.
 
