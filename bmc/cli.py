@@ -70,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
         "--json", type=Path, metavar="PATH", help="also write the report as JSON ('-' for stdout)"
     )
     run.add_argument("--quiet", action="store_true", help="no progress and no table")
+    run.add_argument(
+        "--record",
+        type=Path,
+        metavar="PATH",
+        help="record every message on the bus to an MCAP file (for bmc replay and bmc report)",
+    )
     run.add_argument("--realtime", action="store_true", help="pace to the wall clock (needs --mqtt)")
     run.add_argument(
         "--speed", type=_speed, default=1.0, help="simulated seconds per wall second (default 1)"
@@ -81,6 +87,10 @@ def _parser() -> argparse.ArgumentParser:
     node.add_argument("--scenario", type=Path, required=True, help="scenario YAML file")
     node.add_argument("--speed", type=_speed, default=1.0, help="must match the cell's --speed")
     _broker_args(node)
+
+    _sweep_args(sub)
+    _hil_args(sub)
+    _replay_args(sub)
 
     sub.add_parser("broker-config", help="print a mosquitto.conf suited to a rig")
     return p
@@ -205,14 +215,20 @@ def _run(args: argparse.Namespace) -> int:
     progress = None if args.quiet or not sys.stderr.isatty() else _progress(sys.stderr)
     if args.realtime and not args.mqtt:
         raise ScenarioError("--realtime needs a broker: add --mqtt URL")
+    broker = _broker(args) if args.mqtt else None
+    recorder = _open_recording(args, scenario)
+    taps = [] if recorder is None else [recorder]
+    report: dict[str, Any] | None = None
     try:
-        if args.mqtt:
-            options = RealtimeOptions(_broker(args), speed=args.speed, wait_external_s=args.wait)
-            report = asyncio.run(run_cell(scenario, options, seed=args.seed, progress=progress))
+        if broker is not None:
+            options = RealtimeOptions(broker, speed=args.speed, wait_external_s=args.wait)
+            report = asyncio.run(run_cell(scenario, options, seed=args.seed, progress=progress, taps=taps))
         else:
-            report = run_virtual(scenario, seed=args.seed, progress=progress)
+            report = run_virtual(scenario, seed=args.seed, progress=progress, taps=taps)
     except (ValueError, RealtimeError) as exc:
         raise ScenarioError(f"{args.scenario}: {exc}") from None
+    finally:
+        _close_recording(recorder, report)
     if args.json is not None:
         text = json.dumps(report, indent=2) + "\n"
         if str(args.json) == "-":
@@ -224,6 +240,8 @@ def _run(args: argparse.Namespace) -> int:
                 raise ScenarioError(f"{args.json}: cannot write report: {exc.strerror}") from None
     if not args.quiet and str(args.json) != "-":
         print(format_report(report))
+        if recorder is not None:
+            print(f"recorded {recorder.count} messages to {recorder.path}")
     return EXIT_OK if all(e["ok"] for e in report["expect"]) else EXIT_CHECK_FAILED
 
 
@@ -239,6 +257,334 @@ def _node(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number (got {text!r})") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1 (got {value})")
+    return value
+
+
+def _sweep_args(sub: Any) -> None:
+    sw = sub.add_parser(
+        "sweep",
+        help="Monte Carlo sweep: many runs of a scenario over varied parameters, with statistical checks",
+    )
+    sw.add_argument("scenario", type=Path, help="scenario YAML file")
+    sw.add_argument("--runs", type=_positive, required=True, help="runs per parameter combination")
+    sw.add_argument(
+        "--vary",
+        action="append",
+        default=[],
+        metavar="PATH=V1,V2,...",
+        help="vary a scenario field, e.g. launchers[*].pk=0.6,0.8 or fdc.doctrine=shoot-look-shoot,salvo-2 "
+        "(repeatable: every combination runs)",
+    )
+    sw.add_argument(
+        "--check",
+        action="append",
+        default=[],
+        metavar="CHECK",
+        help="a statistical check per combination, e.g. 'leaked.mean <= 0.5' or 'P(leaked == 0) >= 0.9' "
+        "(repeatable; added to the scenario's expect lines)",
+    )
+    sw.add_argument("--ignore-expect", action="store_true", help="judge only the --check options")
+    sw.add_argument("--workers", type=_positive, help="local worker processes (default: one per core)")
+    sw.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:8786",
+        help="run on this existing Dask distributed cluster instead (--workers is then ignored)",
+    )
+    sw.add_argument("--out", type=Path, help="output directory (default sweeps/<scenario name>)")
+    sw.add_argument("--fresh", action="store_true", help="discard the runs a previous sweep left in --out")
+    sw.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: when stderr is a terminal)",
+    )
+    sw.add_argument("--quiet", action="store_true", help="print nothing but errors and failed checks")
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from bmc.sweep import SweepError, default_workers, format_summary, parse_vary, run_sweep
+
+    scenario = load_scenario(args.scenario)
+    vary = [parse_vary(text) for text in args.vary]
+    show = args.progress if args.progress is not None else (not args.quiet and sys.stderr.isatty())
+    out = args.out if args.out is not None else Path("sweeps") / scenario.name
+    try:
+        result = run_sweep(
+            scenario,
+            args.runs,
+            out,
+            vary=vary,
+            checks=args.check,
+            use_expect=not args.ignore_expect,
+            workers=args.workers or default_workers(),
+            scheduler=args.scheduler,
+            fresh=args.fresh,
+            progress=sys.stderr if show else None,
+            source=str(args.scenario),
+        )
+    except SweepError as exc:
+        raise ScenarioError(f"{args.scenario}: {exc} (finished runs are kept in {out})") from None
+    except KeyboardInterrupt:
+        print(
+            f"bmc: sweep interrupted; finished runs are kept in {out}: run again to resume", file=sys.stderr
+        )
+        raise
+    if not args.quiet:
+        print(format_summary(result))
+        print(f"wrote {', '.join(str(f) for f in result.files)}")
+    failed = [c for c in result.checks if not c["ok"]]
+    for c in failed:
+        where = ", ".join(f"{k}={v}" for k, v in c["params"].items()) or "base"
+        value = _fmt(c["value"])
+        print(
+            f"bmc: check failed: {c['check']} on combination {c['combination']} ({where}): value {value}",
+            file=sys.stderr,
+        )
+    return EXIT_CHECK_FAILED if failed else EXIT_OK
+
+
+def _hil_args(sub: Any) -> None:
+    hil = sub.add_parser("hil", help="a device on a serial port takes over a launcher or a radar")
+    kinds = hil.add_subparsers(dest="hil_kind", required=True, parser_class=_Parser)
+    for kind, what in (
+        ("launcher", "a launcher (e.g. the Pi launcher mock)"),
+        ("sensor", "a radar (sensor board)"),
+    ):
+        h = kinds.add_parser(kind, help=f"bridge {what} to the broker")
+        h.add_argument(
+            "node_id", help=f"the {'launcher' if kind == 'launcher' else 'radar'}'s id in the scenario"
+        )
+        h.add_argument("--scenario", type=Path, required=True, help="scenario YAML file")
+        h.add_argument("--port", required=True, help="serial device or pyserial URL (/dev/ttyUSB0, a pty)")
+        h.add_argument("--baud", type=_baud, default=115200, help="line rate (default 115200)")
+        h.add_argument("--speed", type=_speed, default=1.0, help="must match the cell's --speed")
+        h.add_argument(
+            "--device-timeout",
+            type=float,
+            metavar="S",
+            help="simulated seconds of device silence before the node is declared dead "
+            "(default: the launcher's heartbeat_timeout_s, or 2.5 radar scan periods)",
+        )
+        _broker_args(h)
+    key = kinds.add_parser(
+        "key", help="print a launcher's fire-order key in hex (for the device's --key-file)"
+    )
+    key.add_argument("node_id", help="the launcher's id")
+    key.add_argument("--scenario", type=Path, required=True, help="scenario YAML file")
+
+
+def _baud(text: str) -> int:
+    from hil.serial_link import BAUD_RATES
+
+    if not text.isdigit() or int(text) not in BAUD_RATES:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(map(str, BAUD_RATES))} (got {text!r})")
+    return int(text)
+
+
+def _hil(args: argparse.Namespace) -> int:
+    # Imported here: only this command needs pyserial.
+    from hil.bridge import BridgeOptions, run_bridge
+    from hil.serial_link import SerialConfig
+
+    scenario = load_scenario(args.scenario)
+    if args.hil_kind == "key":
+        launcher = next((x for x in scenario.launchers if x.id == args.node_id), None)
+        if launcher is None:
+            raise ScenarioError(f"{args.scenario}: no launcher {args.node_id!r}")
+        print(scenario.launcher_key(launcher).hex())
+        return EXIT_OK
+    try:
+        kind = node_kind(scenario, args.node_id)
+        wanted = "launcher" if args.hil_kind == "launcher" else "radar"
+        if kind != wanted:
+            raise ValueError(f"{args.node_id!r} is a {kind}, not a {wanted}")
+        options = RealtimeOptions(_broker(args), speed=args.speed, wait_external_s=args.wait)
+        bridge = BridgeOptions(SerialConfig(args.port, args.baud), args.device_timeout)
+        summary = asyncio.run(run_bridge(scenario, args.node_id, options, bridge))
+    except (ValueError, RealtimeError) as exc:
+        raise ScenarioError(f"{args.scenario}: {exc}") from None
+    print(json.dumps(summary, indent=2))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- recording, replay, report
+
+
+def _open_recording(args: argparse.Namespace, scenario: Any) -> Any:
+    """The recorder of ``bmc run --record`` (None without the option)."""
+    if args.record is None:
+        return None
+    from bmc.record import open_recorder
+    from protocols.recording import RecordingError
+
+    try:
+        return open_recorder(
+            args.record,
+            scenario,
+            source=args.scenario,
+            seed=args.seed,
+            mode="realtime" if args.mqtt else "virtual",
+            speed=args.speed if args.mqtt else None,
+        )
+    except RecordingError as exc:
+        raise ScenarioError(str(exc)) from None
+
+
+def _close_recording(recorder: Any, report: dict[str, Any] | None) -> None:
+    if recorder is None:
+        return
+    from bmc.record import close_recorder
+    from protocols.recording import RecordingError
+
+    try:
+        close_recorder(recorder, report)
+    except RecordingError as exc:
+        if report is not None:  # a failed run's own error matters more than its recording's
+            raise ScenarioError(str(exc)) from None
+
+
+def _sim_time(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be simulated seconds (got {text!r})") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (got {value})")
+    return value
+
+
+def _replay_args(sub: Any) -> None:
+    rp = sub.add_parser(
+        "replay",
+        help="republish a recording on a broker at its recorded pace, or feed it to a fresh FDC",
+    )
+    rp.add_argument("recording", type=Path, help="MCAP file written by bmc run --record")
+    rp.add_argument(
+        "--into",
+        choices=["fdc"],
+        help="no broker: feed the recorded inputs to a fresh FDC and compare its fire orders "
+        "with the recorded ones (exit 1 on a difference)",
+    )
+    rp.add_argument("--speed", type=_speed, default=1.0, help="times the recorded pace (default 1)")
+    rp.add_argument("--from", dest="t_from", type=_sim_time, metavar="T", help="start at simulated second T")
+    rp.add_argument("--to", dest="t_to", type=_sim_time, metavar="T", help="end at simulated second T")
+    rp.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="with --into fdc: change the recorded scenario first, e.g. fdc.doctrine=salvo-2 (repeatable)",
+    )
+    rp.add_argument("--doctrine", help="with --into fdc: same as --set fdc.doctrine=VALUE")
+    rp.add_argument("--quiet", action="store_true", help="no progress bar, print only errors")
+    _broker_args(rp)
+
+    rep = sub.add_parser(
+        "report", help="after-action report from a recording: report.json, map.png, timeline.png, report.html"
+    )
+    rep.add_argument("recording", type=Path, help="MCAP file written by bmc run --record")
+    rep.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
+    rep.add_argument("--quiet", action="store_true", help="print only errors")
+
+
+def _replay_progress(stream: TextIO) -> Any:
+    def show(now: float, start: float, end: float) -> None:
+        frac = 1.0 if end <= start else min(max((now - start) / (end - start), 0.0), 1.0)
+        bar = "#" * int(30 * frac)
+        stream.write(f"\r  replay [{bar:<30}] {100 * frac:3.0f} %  simulated {now:8.1f} / {end:.0f} s")
+        if frac >= 1.0:
+            stream.write("\n")
+        stream.flush()
+
+    return show
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from bmc.replay import PACING_TOLERANCE_MS, replay_into_fdc, replay_to_mqtt
+    from protocols.recording import RecordingError
+
+    overrides = list(args.set) + ([f"fdc.doctrine={args.doctrine}"] if args.doctrine else [])
+    if args.into == "fdc":
+        if args.t_from is not None or args.t_to is not None:
+            raise ScenarioError("--from and --to apply to a replay onto a broker, not --into fdc")
+        try:
+            fdc = replay_into_fdc(args.recording, overrides)
+        except RecordingError as exc:
+            raise ScenarioError(str(exc)) from None
+        what = f" with {', '.join(overrides)}" if overrides else ""
+        n_rec = len({s.order.order_id for s in fdc.recorded})
+        n_rep = len({s.order.order_id for s in fdc.replayed})
+        verdict = "identical" if fdc.identical else f"{len(fdc.differences)} order(s) differ"
+        print(
+            f"a fresh {fdc.fdc_id}{what}, fed {fdc.inputs} recorded messages: fire orders recorded "
+            f"{n_rec} ({len(fdc.recorded)} publications), replayed {n_rep} ({len(fdc.replayed)}): {verdict}"
+        )
+        for line in fdc.differences:
+            print(f"  {line}")
+        for note in fdc.notes:
+            print(f"note: {note}", file=sys.stderr)
+        if fdc.damage is not None:
+            raise ScenarioError(f"{fdc.damage} (compared up to there)")
+        return EXIT_OK if fdc.identical else EXIT_CHECK_FAILED
+    if overrides:
+        raise ScenarioError("--set and --doctrine apply to --into fdc only")
+    if not args.mqtt:
+        raise ScenarioError("bmc replay needs a destination: --mqtt URL (or BMC_MQTT_URL), or --into fdc")
+    broker = _broker(args)
+    progress = None if args.quiet or not sys.stderr.isatty() else _replay_progress(sys.stderr)
+    try:
+        result = asyncio.run(
+            replay_to_mqtt(args.recording, broker, args.speed, args.t_from, args.t_to, progress)
+        )
+    except (RecordingError, BrokerError, ValueError) as exc:
+        raise ScenarioError(str(exc)) from None
+    pacing = result.pacing()
+    if not args.quiet:
+        print(
+            f"replayed {result.sent} messages (+{result.retained_before} retained from before the "
+            f"start), simulated {result.start_s:.1f}-{result.end_s:.1f} s in {result.wall_s:.1f} s "
+            f"at x{args.speed:g}; "
+            f"lateness p50 {pacing['p50_ms']} ms, p99 {pacing['p99_ms']} ms, max {pacing['max_ms']} ms"
+        )
+    if not result.within_tolerance():
+        limits = ", ".join(f"{k.removesuffix('_ms')} {v:g} ms" for k, v in PACING_TOLERANCE_MS.items())
+        print(f"bmc: warning: replay pacing outside its tolerance ({limits})", file=sys.stderr)
+    if result.problem:
+        raise ScenarioError(result.problem)
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from bmc.aar import write_report
+    from protocols.recording import RecordingError
+
+    try:
+        analysis = write_report(args.recording, args.out)
+    except RecordingError as exc:
+        raise ScenarioError(str(exc)) from None
+    except OSError as exc:
+        raise ScenarioError(f"{args.out}: cannot write the report: {exc.strerror or exc}") from None
+    report = analysis.report
+    if not args.quiet:
+        if report.get("wall_time_s") is not None:
+            print(format_report(report))
+        names = ("report.html", "report.json", "map.png", "timeline.png")
+        print(f"wrote {', '.join(str(args.out / n) for n in names)}")
+    if analysis.damage is not None:
+        # One line: the other problems (missing live report, digest) follow from the damage.
+        raise ScenarioError(f"{analysis.damage} (the report covers the readable part, in {args.out})")
+    for problem in analysis.problems:
+        print(f"bmc: warning: {problem}", file=sys.stderr)
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``bmc`` console script."""
     args = _parser().parse_args(argv)
@@ -248,6 +594,14 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args)
         if args.command == "node":
             return _node(args)
+        if args.command == "hil":
+            return _hil(args)
+        if args.command == "sweep":
+            return _sweep(args)
+        if args.command == "replay":
+            return _replay(args)
+        if args.command == "report":
+            return _report(args)
         if args.command == "broker-config":
             sys.stdout.write(BROKER_CONF)
             return EXIT_OK
