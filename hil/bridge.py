@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bmc.engine import clock
-from bmc.engine.realtime import RealtimeError, RealtimeOptions, node_kind
+from bmc.engine.realtime import RealtimeError, RealtimeOptions, node_kind, world_clock, world_time
 from bmc.engine.rng import RngStreams
 from bmc.scenario import Radar, Scenario
 from hil.framing import Frame, FrameError, frame_message, message_frame
@@ -169,27 +169,14 @@ async def run_bridge(
         )
         ep = bus.endpoint(node_id)
         ep.announce(kind, topics.topic(kind, node_id, "state"))
-        sync: asyncio.Future[tuple[float, float]] = asyncio.get_running_loop().create_future()
-
-        def on_truth(_t: float, _topic: str, _payload: bytes, msg: m.Message) -> None:
-            if isinstance(msg.body, m.TruthReport) and not sync.done():
-                sync.set_result((msg.header.sim_time_s, clock.wall_seconds()))
-
-        bus.add_tap(on_truth)
+        sync = world_clock(bus)
         cfg = options.broker
         await _await(
             ep.connected,
             options.connect_timeout_s,
             f"cannot reach the broker at {cfg.host}:{cfg.port} within {options.connect_timeout_s:g} s",
         )
-        try:
-            t_sim, t_wall = await asyncio.wait_for(sync, options.wait_external_s)
-        except TimeoutError:
-            raise RealtimeError(
-                f"no truth from the world on {topics.topic('world', 'world', 'truth')} within "
-                f"{options.wait_external_s:g} s: is `bmc run --mqtt` running this scenario?"
-            ) from None
-        start = t_sim + (clock.wall_seconds() - t_wall) * options.speed
+        start = await world_time(sync, topics, options)
         env = environment(start)
         bus.env = env
         pacer = clock.Pacer(env, options.speed)

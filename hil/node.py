@@ -23,7 +23,7 @@ from protocols import messages as m
 from protocols.bus import Bus
 from protocols.topics import Topics
 from sensors.detection import enu_to_polar, horizon_range_m
-from sensors.radar import RadarNode
+from sensors.radar import RadarNode, track_report
 
 log = logging.getLogger(__name__)
 
@@ -334,19 +334,7 @@ class SensorBridgeNode(_BridgeNode, RadarNode):
             identity == m.Identity.FRIEND,
         )
         self.scans += 1
-        self.publish(
-            "tracks",
-            m.TrackReport(
-                scan_time_s=time_s,
-                track_id=tracks.track_id,
-                state=tracks.state,
-                covariance=tracks.covariance,
-                status=tracks.status,
-                identity=tracks.identity,
-                classification=tracks.classification,
-                truth_id=tuple(names[i] if i >= 0 else "" for i in tracks.truth_index.tolist()),
-            ),
-        )
+        self.publish("tracks", track_report(time_s, tracks, names))
 
     def setup(self) -> None:
         super().setup()

@@ -8,6 +8,7 @@ separate process on MQTT.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import simpy
@@ -18,7 +19,21 @@ from protocols import messages as m
 from protocols.bus import Bus
 from protocols.topics import Topics
 from sensors.detection import RadarModel, scan
-from sensors.tracker import Tracker, TrackerParams
+from sensors.tracker import Tracker, TrackerParams, TrackSet
+
+
+def track_report(scan_time_s: float, tracks: TrackSet, names: Sequence[str]) -> m.TrackReport:
+    """The report of one scan; ``names`` maps the tracker's truth indices to object ids."""
+    return m.TrackReport(
+        scan_time_s=scan_time_s,
+        track_id=tracks.track_id,
+        state=tracks.state,
+        covariance=tracks.covariance,
+        status=tracks.status,
+        identity=tracks.identity,
+        classification=tracks.classification,
+        truth_id=tuple(names[i] if i >= 0 else "" for i in tracks.truth_index.tolist()),
+    )
 
 
 class RadarNode(Node):
@@ -91,19 +106,7 @@ class RadarNode(Node):
             truth_index = plots.truth_index
         tracks = self.tracker.step(now, plots.position_m, plots.covariance_m2, truth_index, plots.iff_reply)
         self.scans += 1
-        self.publish(
-            "tracks",
-            m.TrackReport(
-                scan_time_s=now,
-                track_id=tracks.track_id,
-                state=tracks.state,
-                covariance=tracks.covariance,
-                status=tracks.status,
-                identity=tracks.identity,
-                classification=tracks.classification,
-                truth_id=tuple(names[i] if i >= 0 else "" for i in tracks.truth_index.tolist()),
-            ),
-        )
+        self.publish("tracks", track_report(now, tracks, names))
 
     def setup(self) -> None:
         self.on(self.topics.topic("world", "world", "truth"), self._on_truth)

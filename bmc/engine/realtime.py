@@ -172,6 +172,34 @@ async def _pace(
         progress(float(pacer.env.now), until_s)
 
 
+def world_clock(bus: MqttBus) -> asyncio.Future[tuple[float, float]]:
+    """A future set by the first truth report the bus hears: (its simulated time, wall time then).
+
+    A node outside the cell's process follows the world's clock from that report on."""
+    sync: asyncio.Future[tuple[float, float]] = asyncio.get_running_loop().create_future()
+
+    def on_truth(_t: float, _topic: str, _payload: bytes, msg: m.Message) -> None:
+        if isinstance(msg.body, m.TruthReport) and not sync.done():
+            sync.set_result((msg.header.sim_time_s, clock.wall_seconds()))
+
+    bus.add_tap(on_truth)
+    return sync
+
+
+async def world_time(
+    sync: asyncio.Future[tuple[float, float]], topics: Topics, options: RealtimeOptions
+) -> float:
+    """The world's simulated time now, once ``sync`` (from :func:`world_clock`) is set."""
+    try:
+        t_sim, t_wall = await asyncio.wait_for(sync, options.wait_external_s)
+    except TimeoutError:
+        raise RealtimeError(
+            f"no truth from the world on {topics.topic('world', 'world', 'truth')} within "
+            f"{options.wait_external_s:g} s: is `bmc run --mqtt` running this scenario?"
+        ) from None
+    return t_sim + (clock.wall_seconds() - t_wall) * options.speed
+
+
 async def run_node(
     scenario: Scenario,
     node_id: str,
@@ -185,23 +213,10 @@ async def run_node(
     bus = MqttBus(simpy.Environment(), topics, options.broker)
     ep = bus.endpoint(node_id)
     ep.announce(kind, topics.topic(kind, node_id, "state"))
-    sync: asyncio.Future[tuple[float, float]] = asyncio.get_running_loop().create_future()
-
-    def on_truth(_t: float, _topic: str, _payload: bytes, msg: m.Message) -> None:
-        if isinstance(msg.body, m.TruthReport) and not sync.done():
-            sync.set_result((msg.header.sim_time_s, clock.wall_seconds()))
-
-    bus.add_tap(on_truth)
+    sync = world_clock(bus)
     try:
         await _connected(bus, options.connect_timeout_s)
-        try:
-            t_sim, t_wall = await asyncio.wait_for(sync, options.wait_external_s)
-        except TimeoutError:
-            raise RealtimeError(
-                f"no truth from the world on {topics.topic('world', 'world', 'truth')} within "
-                f"{options.wait_external_s:g} s: is `bmc run --mqtt` running this scenario?"
-            ) from None
-        start = t_sim + (clock.wall_seconds() - t_wall) * options.speed
+        start = await world_time(sync, topics, options)
         env = simpy.Environment(initial_time=start)
         bus.env = env
         pacer = clock.Pacer(env, options.speed)
