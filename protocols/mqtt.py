@@ -49,6 +49,9 @@ QOS1_QUEUE = 100_000
 """Bound on queued inbound QoS 1 messages per channel (reached only by a stalled pacer)."""
 
 OUTBOX_LIMIT = 10_000
+
+STABLE_S = 5.0
+"""A connection that lasted this long resets the reconnect backoff."""
 """QoS 1 messages kept for sending while disconnected."""
 
 
@@ -310,6 +313,7 @@ class MqttEndpoint:
     async def _run(self) -> None:
         cfg = self.bus.broker
         backoff = 0.05
+        connected_at: float | None = None
         while not self._stopping:
             self.birth_sequence += 1
             will = None
@@ -332,7 +336,7 @@ class MqttEndpoint:
             client.pending_calls_threshold = 10_000
             try:
                 async with client:
-                    backoff = 0.05
+                    connected_at = time.monotonic()
                     if self._ever_connected:
                         self.bus.stats.reconnects += 1
                         log.warning("%s: reconnected to the broker", self.node_id)
@@ -365,6 +369,17 @@ class MqttEndpoint:
                 self.connected.clear()
             if self._stopping:
                 break
+            if connected_at is not None and time.monotonic() - connected_at > STABLE_S:
+                backoff = 0.05
+            elif connected_at is not None:
+                # Connected and dropped at once, again and again: most often another client
+                # with the same id taking the session over. Back off instead of flapping.
+                log.warning(
+                    "%s: connection as %r dropped right after connecting; another client with this id?",
+                    self.node_id,
+                    f"{cfg.client_id}-{self.node_id}",
+                )
+            connected_at = None
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 2.0)
 
