@@ -12,7 +12,7 @@ import simpy
 from bmc.engine.rng import RngStreams
 from protocols import codec
 from protocols import messages as m
-from protocols.bus import InProcessBus, LinkModel
+from protocols.bus import Inbox, InProcessBus, LinkModel, Mailbox
 from protocols.topics import Topics
 
 T = Topics("bmc/v1/t")
@@ -42,7 +42,7 @@ def make_bus(
     return env, InProcessBus(env, T, link_for=link_for, rng_for=RngStreams(seed).stream)
 
 
-def collect(env: simpy.Environment, store: simpy.Store, log: list[tuple[float, m.Message]]) -> None:
+def collect(env: simpy.Environment, store: Mailbox, log: list[tuple[float, m.Message]]) -> None:
     def consumer() -> Generator[Any, Any, None]:
         while True:
             msg = yield store.get()
@@ -265,7 +265,7 @@ def test_link_model_perfect() -> None:
 # ------------------------------------------------------------------ injection and rejection
 
 
-def _bus_with_everything() -> tuple[simpy.Environment, InProcessBus, simpy.Store, list[Any]]:
+def _bus_with_everything() -> tuple[simpy.Environment, InProcessBus, Inbox, list[Any]]:
     env, bus = make_bus()
     inbox = bus.endpoint("S").subscribe("#")
     taps: list[Any] = []
@@ -370,3 +370,40 @@ def test_rng_stream_draws_are_used_for_links() -> None:
     c = s.stream("link/T/heartbeat").random(4)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
+
+
+# ------------------------------------------------------------------ inbox
+
+
+def test_inbox_hands_messages_over_in_order_to_one_reader() -> None:
+    env = simpy.Environment()
+    inbox = Inbox(env)
+    got: list[tuple[float, str]] = []
+
+    def reader() -> Generator[simpy.Event, Any, None]:
+        while True:
+            msg = yield inbox.get()
+            got.append((env.now, msg.header.sender))
+
+    def writer() -> Generator[simpy.Event, Any, None]:
+        inbox.put(_heartbeat_from("A"))
+        inbox.put(_heartbeat_from("B"))
+        yield env.timeout(2.0)
+        inbox.put(_heartbeat_from("C"))
+
+    env.process(writer())
+    env.process(reader())
+    env.run()
+    assert got == [(0.0, "A"), (0.0, "B"), (2.0, "C")]
+    assert inbox.items == []
+
+
+def test_inbox_refuses_a_second_waiting_reader() -> None:
+    inbox = Inbox(simpy.Environment())
+    inbox.get()
+    with pytest.raises(RuntimeError, match="one reader"):
+        inbox.get()
+
+
+def _heartbeat_from(sender: str) -> m.Message:
+    return m.Message(m.Header(sender, 1, 0.0), m.FdcHeartbeat(sender, m.WeaponsControl.FREE))
