@@ -61,9 +61,13 @@ def classify(state: npt.ArrayLike) -> IntArray:
     5. speed < 90 and up < 1500             -> DRONE (hovering included)
     6. otherwise (slow and high)            -> UNKNOWN
     """
-    x = np.asarray(state, dtype=np.float64).reshape(-1, 6)
-    speed_mps = np.sqrt(x[:, 3] ** 2 + x[:, 4] ** 2 + x[:, 5] ** 2)
-    up_m = x[:, 2]
+    return _classify_columns(np.asarray(state, dtype=np.float64).reshape(-1, 6).T)
+
+
+def _classify_columns(x: FloatArray) -> IntArray:
+    """:func:`classify` of component-major states (6, N)."""
+    speed_mps = np.sqrt(x[3] ** 2 + x[4] ** 2 + x[5] ** 2)
+    up_m = x[2]
     fast = np.where((speed_mps < 350.0) & (up_m < 300.0), _CRUISE_MISSILE, _FIGHTER)
     medium = np.where(up_m < 1000.0, _HELICOPTER, _TRANSPORT)
     slow = np.where(up_m < 1500.0, _DRONE, _UNKNOWN_CLASS)
@@ -132,25 +136,23 @@ class TrackSet:
         return int(self.track_id.shape[0])
 
 
-def _gnn_assign(
-    rows: IntArray, cols: IntArray, cost: FloatArray, n_rows: int, n_cols: int
-) -> tuple[IntArray, IntArray]:
+def _gnn_assign(rows: IntArray, cols: IntArray, cost: FloatArray, n_rows: int, n_cols: int) -> IntArray:
     """Global-nearest-neighbour assignment over gated candidate (row, col, cost) triples.
 
-    Unambiguous pairs (row and col each with a single candidate) are taken directly;
-    the conflicting rest is solved with the Hungarian-type solver, as one dense
-    matrix when small, else per connected cluster: first as many pairs as possible,
-    then the least total cost among those.
+    Returns the indices of the chosen triples. Unambiguous pairs (row and col each
+    with a single candidate) are taken directly; the conflicting rest is solved
+    with the Hungarian-type solver, as one dense matrix when small, else per
+    connected cluster: first as many pairs as possible, then the least total cost
+    among those.
     """
     row_count = np.bincount(rows, minlength=n_rows)
     col_count = np.bincount(cols, minlength=n_cols)
     simple = (row_count[rows] == 1) & (col_count[cols] == 1)
-    if np.all(simple):
-        return rows, cols
-    out_rows = [rows[simple]]
-    out_cols = [cols[simple]]
-    hard = ~simple
-    h_rows, h_cols, h_cost = rows[hard], cols[hard], cost[hard]
+    if simple.all():
+        return np.arange(rows.shape[0], dtype=np.int64)
+    chosen = [np.flatnonzero(simple)]
+    hard_pairs = np.flatnonzero(~simple)
+    h_rows, h_cols, h_cost = rows[hard_pairs], cols[hard_pairs], cost[hard_pairs]
     # Unique ids and local indices by counting (cheaper than np.unique's sort at these sizes).
     row_ids = np.flatnonzero(np.bincount(h_rows, minlength=n_rows))
     col_ids = np.flatnonzero(np.bincount(h_cols, minlength=n_cols))
@@ -186,16 +188,14 @@ def _gnn_assign(
         c_cost = c_cost - c_cost.min()
         forbidden = float(c_cost.max()) * (min(c_rows.shape[0], c_cols.shape[0]) + 1) + 1.0
         dense = np.full((c_rows.shape[0], c_cols.shape[0]), forbidden)
-        dense_rows = np.searchsorted(c_rows, row_local[members])
-        dense[dense_rows, np.searchsorted(c_cols, col_local[members])] = c_cost
+        cell = (np.searchsorted(c_rows, row_local[members]), np.searchsorted(c_cols, col_local[members]))
+        dense[cell] = c_cost
+        pair_of_cell = np.empty(dense.shape, dtype=np.int64)
+        pair_of_cell[cell] = hard_pairs[members]
         r_sel, c_sel = linear_sum_assignment(dense)
         ok = dense[r_sel, c_sel] < forbidden
-        out_rows.append(row_ids[c_rows[r_sel[ok]]])
-        out_cols.append(col_ids[c_cols[c_sel[ok]]])
-    return (
-        np.concatenate(out_rows).astype(np.int64),
-        np.concatenate(out_cols).astype(np.int64),
-    )
+        chosen.append(pair_of_cell[r_sel[ok], c_sel[ok]])
+    return np.concatenate(chosen).astype(np.int64)
 
 
 def _candidate_pairs(
@@ -228,23 +228,32 @@ def _candidate_pairs(
     return rows[near], cols[near]
 
 
+# A symmetric 3x3 matrix per column as its 6 distinct entries (xx, xy, xz, yy, yz, zz):
+# row k of a (6, K) array is one entry for all K matrices, so taking a subset of
+# matrices is one contiguous 2-D take instead of a strided 3-D one.
+_SYM6_OF_33 = np.array([0, 1, 2, 4, 5, 8])
+"""Positions of the 6 entries in a flattened 3x3 matrix."""
+_SYM6_OF_66 = np.array([0, 1, 2, 7, 8, 14])
+"""Positions of the position block's 6 entries in a flattened 6x6 matrix."""
+_FULL_OF_SYM6 = np.array([0, 1, 2, 1, 3, 4, 2, 4, 5])
+"""Entry of the 6 for each cell of the flattened 3x3 matrix."""
+# Adjugate of [[a, b, c], [b, d, e], [c, e, f]] in the same 6-entry order: adj = p * q - r * s.
+_ADJ_P, _ADJ_Q = np.array([3, 2, 1, 0, 1, 0]), np.array([5, 4, 4, 5, 2, 3])
+_ADJ_R, _ADJ_S = np.array([4, 1, 2, 2, 0, 1]), np.array([4, 5, 3, 2, 4, 1])
+# Innovation products v_i v_j in the order (00, 11, 22, 01, 02, 12), and the inverse's entries to match.
+_VV_I, _VV_J = np.array([0, 1, 2, 0, 0, 1]), np.array([0, 1, 2, 1, 2, 2])
+_INV_FOR_VV = np.array([0, 3, 5, 1, 2, 4])
+
+
 def _sym3_inverse(s: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Inverses (3, 3, K) and determinants (K,) of symmetric 3x3 matrices stored component-major."""
-    a, b, c = s[0, 0], s[0, 1], s[0, 2]
-    d, e, f = s[1, 1], s[1, 2], s[2, 2]
-    adj = np.empty_like(s)
-    adj[0, 0] = d * f - e * e
-    adj[0, 1] = adj[1, 0] = c * e - b * f
-    adj[0, 2] = adj[2, 0] = b * e - c * d
-    adj[1, 1] = a * f - c * c
-    adj[1, 2] = adj[2, 1] = b * c - a * e
-    adj[2, 2] = a * d - b * b
-    det = a * adj[0, 0] + b * adj[0, 1] + c * adj[0, 2]
+    """Inverses and determinants (K,) of symmetric 3x3 matrices given as 6 entries (6, K)."""
+    adj = s[_ADJ_P] * s[_ADJ_Q] - s[_ADJ_R] * s[_ADJ_S]
+    det = s[0] * adj[0] + s[1] * adj[1] + s[2] * adj[2]
     # Singular input (an ideal sensor re-observed at the same instant) gives inf/NaN,
     # which callers reject through det > 0, not a warning.
     with np.errstate(divide="ignore", invalid="ignore"):
         inverse = adj / det
-    return np.asarray(inverse, dtype=np.float64), np.asarray(det, dtype=np.float64)
+    return inverse, det
 
 
 class Tracker:
@@ -269,6 +278,8 @@ class Tracker:
         self._since_reply: IntArray = np.zeros(0, dtype=np.int64)
         """Scans since the last IFF reply on each track (_NEVER when none)."""
         self._truth: IntArray = np.zeros(0, dtype=np.int64)
+        self._motion: tuple[float, FloatArray, FloatArray] | None = None
+        """(dt, kron(F, F), Q) of the last prediction."""
 
     @property
     def params(self) -> TrackerParams:
@@ -289,54 +300,56 @@ class Tracker:
         if dt_s == 0.0 or self._id.shape[0] == 0:
             return
         self._x[:3] += dt_s * self._x[3:]
-        # F P F^T for every track as one (36 x 36) @ (36 x N) product on the flattened
-        # covariances, with kron(F, F) = I + dt (N x I + I x N) + dt^2 (N x N).
-        transition = _KRON_EYE + dt_s * _KRON_LINEAR + dt_s**2 * _KRON_QUADRATIC
-        q = self._params.process_noise_mps2**2
-        q_matrix = q * (dt_s**3 / 3.0 * _Q_POS_POS + dt_s**2 / 2.0 * _Q_POS_VEL + dt_s * _Q_VEL_VEL)
+        if self._motion is None or self._motion[0] != dt_s:
+            # F P F^T for every track as one (36 x 36) @ (36 x N) product on the flattened
+            # covariances, with kron(F, F) = I + dt (N x I + I x N) + dt^2 (N x N); a radar
+            # steps by the same dt every scan, so both matrices are kept for the next one.
+            transition = _KRON_EYE + dt_s * _KRON_LINEAR + dt_s**2 * _KRON_QUADRATIC
+            q = self._params.process_noise_mps2**2
+            q_matrix = q * (dt_s**3 / 3.0 * _Q_POS_POS + dt_s**2 / 2.0 * _Q_POS_VEL + dt_s * _Q_VEL_VEL)
+            self._motion = (dt_s, transition, q_matrix[:, :, None])
+        _, transition, q_matrix = self._motion
         n_tracks = self._id.shape[0]
-        self._p = (transition @ self._p.reshape(36, n_tracks)).reshape(6, 6, n_tracks) + q_matrix[:, :, None]
+        self._p = (transition @ self._p.reshape(36, n_tracks)).reshape(6, 6, n_tracks) + q_matrix
 
-    def _associate(self, z: FloatArray, r: FloatArray) -> tuple[IntArray, IntArray]:
-        """Matched (track, plot) index pairs by gated global nearest neighbour.
+    def _associate(self, z: FloatArray, r6: FloatArray) -> tuple[IntArray, IntArray, FloatArray]:
+        """Matched (track, plot) index pairs by gated global nearest neighbour, with the
+        inverse innovation covariance (3, 3, K) of each pair for the update.
 
-        ``z`` is (3, M), ``r`` is (3, 3, M), both component-major.
+        ``z`` is (3, M) positions, ``r6`` (6, M) their covariances as 6 entries.
         """
         n_tracks, n_plots = self._id.shape[0], z.shape[1]
         empty = np.zeros(0, dtype=np.int64)
         if n_tracks == 0 or n_plots == 0:
-            return empty, empty
-        hph = self._p[:3, :3]
+            return empty, empty, np.zeros((3, 3, 0))
+        hph = self._p.reshape(36, n_tracks)[_SYM6_OF_66]
         gate2 = self._params.gate_sigma**2
         # Pre-gate: lambda_max(S) <= trace(S) <= trace(HPH^T) + max trace(R), and
         # d^2 >= |v|^2 / lambda_max(S), so a plot outside this ball cannot pass the gate.
-        max_trace_r = float(np.max(r[0, 0] + r[1, 1] + r[2, 2]))
-        radius_m = np.sqrt(gate2 * (hph[0, 0] + hph[1, 1] + hph[2, 2] + max_trace_r))
+        max_trace_r = float((r6[0] + r6[3] + r6[5]).max())
+        radius_m = np.sqrt(gate2 * (hph[0] + hph[3] + hph[5] + max_trace_r))
         rows, cols = _candidate_pairs(self._x[:3], radius_m, z)
         if rows.shape[0] == 0:
-            return empty, empty
+            return empty, empty, np.zeros((3, 3, 0))
         v = z[:, cols] - self._x[:3, rows]
-        s_inv, s_det = _sym3_inverse(hph[:, :, rows] + r[:, :, cols])
-        d2 = (
-            s_inv[0, 0] * v[0] * v[0]
-            + s_inv[1, 1] * v[1] * v[1]
-            + s_inv[2, 2] * v[2] * v[2]
-            + 2.0 * (s_inv[0, 1] * v[0] * v[1] + s_inv[0, 2] * v[0] * v[2] + s_inv[1, 2] * v[1] * v[2])
-        )
-        gated = (d2 <= gate2) & (s_det > 0.0)
+        s_inv, s_det = _sym3_inverse(hph[:, rows] + r6[:, cols])
+        terms = s_inv[_INV_FOR_VV] * v[_VV_I] * v[_VV_J]
+        d2 = terms[0] + terms[1] + terms[2] + 2.0 * (terms[3] + terms[4] + terms[5])
+        gated = np.flatnonzero((d2 <= gate2) & (s_det > 0.0))
         # The gate is on d^2, but pairs are scored by their negative log-likelihood,
         # d^2 + ln|S|: an uncertain (e.g. tentative) track must not outbid a precise one
         # for a plot merely because its wide S makes every plot look close.
         cost = d2[gated] + np.log(s_det[gated])
-        return _gnn_assign(rows[gated], cols[gated], cost, n_tracks, n_plots)
+        chosen = gated[_gnn_assign(rows[gated], cols[gated], cost, n_tracks, n_plots)]
+        return rows[chosen], cols[chosen], s_inv[:, chosen][_FULL_OF_SYM6].reshape(3, 3, -1)
 
-    def _update(self, tracks: IntArray, z: FloatArray, r: FloatArray) -> None:
-        """Kalman update of ``tracks`` with position plots ``z`` (3, K) and covariances ``r`` (3, 3, K)."""
+    def _update(self, tracks: IntArray, z: FloatArray, s_inv: FloatArray) -> None:
+        """Kalman update of ``tracks`` with position plots ``z`` (3, K), given the inverse
+        innovation covariances ``s_inv`` (3, 3, K) from the association."""
         if tracks.shape[0] == 0:
             return
         x = self._x[:, tracks]
         p = self._p[:, :, tracks]
-        s_inv, _ = _sym3_inverse(p[:3, :3] + r)
         # Gain K = P H^T S^-1; P H^T is the first three columns of P. Batched matmul on
         # transposed views beats broadcasting here.
         gain = (p[:, :3].transpose(2, 0, 1) @ s_inv.transpose(2, 0, 1)).transpose(1, 2, 0)
@@ -381,10 +394,10 @@ class Tracker:
             self._predict(dt_s)
         self._time_s = float(time_s)
         z = np.ascontiguousarray(z_rows.T)
-        r = np.ascontiguousarray(r_rows.transpose(1, 2, 0))
+        r6 = np.ascontiguousarray(r_rows.reshape(n_plots, 9)[:, _SYM6_OF_33].T)
 
-        matched_tracks, matched_plots = self._associate(z, r)
-        self._update(matched_tracks, z[:, matched_plots], r[:, :, matched_plots])
+        matched_tracks, matched_plots, matched_s_inv = self._associate(z, r6)
+        self._update(matched_tracks, z[:, matched_plots], matched_s_inv)
 
         n_tracks = self._id.shape[0]
         matched = np.zeros(n_tracks, dtype=np.bool_)
@@ -404,9 +417,7 @@ class Tracker:
         new_plots = np.flatnonzero(free)
         n_new = new_plots.shape[0]
         if n_new:
-            self._start_tracks(
-                z[:, new_plots], r[:, :, new_plots], plot_truth[new_plots], plot_iff[new_plots]
-            )
+            self._start_tracks(z[:, new_plots], r6[:, new_plots], plot_truth[new_plots], plot_iff[new_plots])
             dropped = np.concatenate([dropped, np.zeros(n_new, dtype=np.bool_)])
 
         result = self._track_set(dropped)
@@ -422,12 +433,14 @@ class Tracker:
             self._truth = self._truth[keep]
         return result
 
-    def _start_tracks(self, z: FloatArray, r: FloatArray, truth: IntArray, iff_reply: BoolArray) -> None:
-        """Append tentative tracks at plots ``z`` (3, K): zero velocity, wide velocity prior."""
+    def _start_tracks(self, z: FloatArray, r6: FloatArray, truth: IntArray, iff_reply: BoolArray) -> None:
+        """Append tentative tracks at plots ``z`` (3, K) with covariances ``r6`` (6, K):
+        zero velocity, wide velocity prior."""
         n_new = z.shape[1]
         p = np.zeros((6, 6, n_new))
-        p[:3, :3] = r
-        p[3:, 3:] = (self._params.initial_speed_sigma_mps**2 * np.eye(3))[:, :, None]
+        p[:3, :3] = r6[_FULL_OF_SYM6].reshape(3, 3, n_new)
+        speed_var = self._params.initial_speed_sigma_mps**2
+        p[3, 3] = p[4, 4] = p[5, 5] = speed_var
         hits = np.ones(n_new, dtype=np.int64)
         self._id = np.concatenate([self._id, np.arange(self._next_id, self._next_id + n_new, dtype=np.int64)])
         self._next_id += n_new
@@ -453,7 +466,7 @@ class Tracker:
         ).astype(np.int64)
         # Explicit copies: the snapshot must not alias state that later steps mutate in place.
         state = self._x.T.copy()
-        classification = classify(state)
+        classification = _classify_columns(self._x)
         # A single plot says nothing about velocity; calling its zero velocity a hovering
         # drone would be a guess, not a measurement.
         classification[self._hits < 2] = _UNKNOWN_CLASS
