@@ -166,6 +166,14 @@ def test_pd_increases_with_rcs(swerling: int, range_m: float, rcs_m2: list[float
     assert np.all((pd >= PFA) & (pd <= 1.0))
 
 
+@pytest.mark.parametrize("rcs_m2", [[0.0, 5e-324, 2.2250738585072014e-308, 1e-30], [1e-20, 1e-16, 1e-12]])
+def test_steady_pd_of_vanishing_targets_is_monotone_from_the_pfa(rcs_m2: list[float]) -> None:
+    # Hypothesis found chndtr's rounding making a fainter target likelier to be seen.
+    pd = pd_of(6092.0, np.array(rcs_m2), swerling=0)
+    assert np.all(np.diff(pd) >= 0.0)
+    assert pd[0] >= PFA and pd[0] == pytest.approx(PFA, rel=1e-9)
+
+
 # --- coordinates ---------------------------------------------------------------------------------
 
 
