@@ -44,12 +44,20 @@ class Inbox:
     and the time a reader wakes are those of a Store.
     """
 
-    __slots__ = ("_env", "_queue", "_waiter")
+    __slots__ = ("_env", "_handler", "_queue", "_waiter")
 
     def __init__(self, env: simpy.Environment) -> None:
         self._env = env
         self._queue: deque[m.Message] = deque()
         self._waiter: simpy.Event | None = None
+        self._handler: Callable[[m.Message], None] | None = None
+
+    def attach(self, handler: Callable[[m.Message], None]) -> None:
+        """Have every message handed to ``handler`` from an event of its own, in order,
+        instead of waiting for ``get()``: no reader process to resume per message."""
+        if self._queue or self._waiter is not None:
+            raise RuntimeError("attach an Inbox's handler before anything is delivered or awaited")
+        self._handler = handler
 
     @property
     def items(self) -> list[m.Message]:
@@ -58,6 +66,12 @@ class Inbox:
 
     def put(self, msg: m.Message) -> None:
         """Deliver ``msg`` now."""
+        handler = self._handler
+        if handler is not None:
+            event = simpy.Event(self._env)
+            event.callbacks.append(lambda _event: handler(msg))
+            event.succeed()
+            return
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
@@ -67,6 +81,8 @@ class Inbox:
 
     def get(self) -> simpy.Event:
         """An event that fires with the next message (at once when one is queued)."""
+        if self._handler is not None:
+            raise RuntimeError("this Inbox hands its messages to a handler")
         event = simpy.Event(self._env)
         if self._queue:
             event.succeed(self._queue.popleft())

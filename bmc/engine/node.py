@@ -9,7 +9,7 @@ import numpy as np
 import simpy
 
 from protocols import messages as m
-from protocols.bus import Bus
+from protocols.bus import Bus, Inbox
 from protocols.topics import Topics
 
 Process = Generator[simpy.Event, Any, None]
@@ -48,6 +48,9 @@ class Node:
     def on(self, topic_filter: str, handler: Callable[[m.Message], None]) -> None:
         """Call ``handler`` for every message matching ``topic_filter``."""
         inbox = self.port.subscribe(topic_filter)
+        if isinstance(inbox, Inbox):
+            inbox.attach(handler)
+            return
 
         def loop() -> Process:
             while True:

@@ -407,3 +407,17 @@ def test_inbox_refuses_a_second_waiting_reader() -> None:
 
 def _heartbeat_from(sender: str) -> m.Message:
     return m.Message(m.Header(sender, 1, 0.0), m.FdcHeartbeat(sender, m.WeaponsControl.FREE))
+
+
+def test_inbox_with_a_handler_calls_it_once_per_message_in_order() -> None:
+    env = simpy.Environment()
+    inbox = Inbox(env)
+    got: list[tuple[float, str]] = []
+    inbox.attach(lambda msg: got.append((env.now, msg.header.sender)))
+    inbox.put(_heartbeat_from("A"))
+    inbox.put(_heartbeat_from("B"))
+    assert got == []  # never inside the publisher's call
+    env.run()
+    assert got == [(0.0, "A"), (0.0, "B")]
+    with pytest.raises(RuntimeError, match="handler"):
+        inbox.get()
