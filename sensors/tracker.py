@@ -162,8 +162,9 @@ def _gnn_assign(rows: IntArray, cols: IntArray, cost: FloatArray, n_rows: int, n
     col_lookup[col_ids] = np.arange(col_ids.shape[0])
     row_local, col_local = row_lookup[h_rows], col_lookup[h_cols]
     n_r, n_c = row_ids.shape[0], col_ids.shape[0]
+    clusters: list[tuple[IntArray | None, IntArray, IntArray]]
     if n_r * n_c <= _DENSE_ASSIGN_MAX_CELLS:
-        clusters = [(np.arange(h_rows.shape[0]), np.arange(n_r), np.arange(n_c))]
+        clusters = [(None, np.arange(n_r), np.arange(n_c))]
     else:
         # Large conflict sets are almost always many small clusters; solving them one
         # by one avoids the cubic cost of one big matrix.
@@ -184,14 +185,17 @@ def _gnn_assign(rows: IntArray, cols: IntArray, cost: FloatArray, n_rows: int, n
         # Shifted costs lie in [0, span]; a forbidden pairing then costs more than all
         # real pairings of the cluster together, so the solver first maximises the
         # number of real pairs. The bound stays small to keep its arithmetic exact.
-        c_cost = h_cost[members]
+        if members is None:  # the whole conflict set in one matrix: local indices are the cells
+            c_cost, cell, c_pairs = h_cost, (row_local, col_local), hard_pairs
+        else:
+            c_cost, c_pairs = h_cost[members], hard_pairs[members]
+            cell = (np.searchsorted(c_rows, row_local[members]), np.searchsorted(c_cols, col_local[members]))
         c_cost = c_cost - c_cost.min()
         forbidden = float(c_cost.max()) * (min(c_rows.shape[0], c_cols.shape[0]) + 1) + 1.0
         dense = np.full((c_rows.shape[0], c_cols.shape[0]), forbidden)
-        cell = (np.searchsorted(c_rows, row_local[members]), np.searchsorted(c_cols, col_local[members]))
         dense[cell] = c_cost
         pair_of_cell = np.empty(dense.shape, dtype=np.int64)
-        pair_of_cell[cell] = hard_pairs[members]
+        pair_of_cell[cell] = c_pairs
         r_sel, c_sel = linear_sum_assignment(dense)
         ok = dense[r_sel, c_sel] < forbidden
         chosen.append(pair_of_cell[r_sel[ok], c_sel[ok]])
@@ -207,7 +211,8 @@ def _candidate_pairs(
     exact Euclidean check: fully vectorised, unlike a k-d tree's per-point lists.
     """
     n_tracks = track_m.shape[1]
-    spread = np.ptp(plot_m[:2], axis=1)
+    horizontal = plot_m[:2]
+    spread = horizontal.max(axis=1) - horizontal.min(axis=1)
     axis = 0 if spread[0] >= spread[1] else 1
     order = np.argsort(plot_m[axis], kind="stable")
     key = plot_m[axis, order]
@@ -249,10 +254,11 @@ def _sym3_inverse(s: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Inverses and determinants (K,) of symmetric 3x3 matrices given as 6 entries (6, K)."""
     adj = s[_ADJ_P] * s[_ADJ_Q] - s[_ADJ_R] * s[_ADJ_S]
     det = s[0] * adj[0] + s[1] * adj[1] + s[2] * adj[2]
-    # Singular input (an ideal sensor re-observed at the same instant) gives inf/NaN,
-    # which callers reject through det > 0, not a warning.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inverse = adj / det
+    # Singular input (an ideal sensor re-observed at the same instant) has det 0: its
+    # inverse is left at 0 and callers reject it through det > 0 (a masked divide is
+    # cheaper than np.errstate, whose context costs more than the division).
+    inverse = np.zeros_like(adj)
+    np.divide(adj, det, out=inverse, where=det != 0.0)
     return inverse, det
 
 
