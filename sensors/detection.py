@@ -185,19 +185,22 @@ def polar_covariance_to_enu(
     el = np.atleast_1d(np.asarray(elevation_rad, dtype=np.float64))
     sin_az, cos_az = np.sin(az), np.cos(az)
     sin_el, cos_el = np.sin(el), np.cos(el)
-    jac = np.empty((*r.shape, 3, 3), dtype=np.float64)
+    # Component-major Jacobian (3, 3, ...): each entry is one contiguous vector, and one
+    # einsum forms J diag(sigma^2) J^T at half the cost of a batched 3x3 matmul.
+    jac = np.empty((3, 3, *r.shape), dtype=np.float64)
     # Columns: d/d range, d/d azimuth, d/d elevation of (east, north, up).
-    jac[..., 0, 0] = cos_el * sin_az
-    jac[..., 0, 1] = r * cos_el * cos_az
-    jac[..., 0, 2] = -r * sin_el * sin_az
-    jac[..., 1, 0] = cos_el * cos_az
-    jac[..., 1, 1] = -r * cos_el * sin_az
-    jac[..., 1, 2] = -r * sin_el * cos_az
-    jac[..., 2, 0] = sin_el
-    jac[..., 2, 1] = 0.0
-    jac[..., 2, 2] = r * cos_el
+    jac[0, 0] = cos_el * sin_az
+    jac[0, 1] = r * cos_el * cos_az
+    jac[0, 2] = -r * sin_el * sin_az
+    jac[1, 0] = cos_el * cos_az
+    jac[1, 1] = -r * cos_el * sin_az
+    jac[1, 2] = -r * sin_el * cos_az
+    jac[2, 0] = sin_el
+    jac[2, 1] = 0.0
+    jac[2, 2] = r * cos_el
     variances = np.array([sigma_range_m**2, sigma_azimuth_rad**2, sigma_elevation_rad**2])
-    return np.asarray((jac * variances) @ np.swapaxes(jac, -1, -2), dtype=np.float64)
+    weighted = jac * variances.reshape(1, 3, *(1,) * r.ndim)
+    return np.asarray(np.einsum("ik...,jk...->...ij", weighted, jac), dtype=np.float64)
 
 
 @dataclass(frozen=True, slots=True)

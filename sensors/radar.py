@@ -36,6 +36,9 @@ def track_report(scan_time_s: float, tracks: TrackSet, names: Sequence[str]) -> 
     )
 
 
+_ACTIVE = int(m.ObjectStatus.ACTIVE)  # numpy compares a plain int faster than an IntEnum
+
+
 class RadarNode(Node):
     """A simulated surveillance radar with IFF and a local tracker."""
 
@@ -91,7 +94,7 @@ class RadarNode(Node):
         now = self.now
         truth = self.truth
         if truth is not None:
-            active = np.flatnonzero(truth.status == m.ObjectStatus.ACTIVE)
+            active = np.flatnonzero(truth.status == _ACTIVE)
             st = truth.state[active]
             pos = st[:, :3] + st[:, 3:] * (now - self.truth_time_s)
             plots = scan(self.model, pos, truth.rcs_m2[active], truth.iff[active], self.rng)
