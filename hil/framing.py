@@ -87,40 +87,50 @@ class Frame:
 def cobs_encode(data: bytes) -> bytes:
     """Consistent Overhead Byte Stuffing: ``data`` without any 0x00 (no delimiter added)."""
     out = bytearray()
-    start, n = 0, len(data)
-    while True:
-        end = min(start + 254, n)
-        zero = data.find(0, start, end)
-        if zero >= 0:
-            out.append(zero - start + 1)
-            out += data[start:zero]
-            start = zero + 1
-            continue
-        out.append(end - start + 1)
-        out += data[start:end]
-        if end - start < 254:
-            return bytes(out)
-        # A full 254-byte block (code 0xFF) implies no zero: go on, maybe with an empty last block.
-        start = end
+    _cobs_into(out, data)
+    return bytes(out)
 
 
-def cobs_decode(data: bytes) -> bytes:
+def _cobs_into(out: bytearray, data: bytes) -> None:
+    # One block per run between zeros: bytes.split finds them in C, so the Python loop runs
+    # once per zero (not once per byte, nor with a find() call of its own per block).
+    for block in data.split(b"\x00"):
+        while len(block) >= 254:
+            # A full 254-byte block (code 0xFF) implies no zero: the rest of the run (maybe
+            # nothing) follows in blocks of its own.
+            out.append(0xFF)
+            out += block[:254]
+            block = block[254:]
+        out.append(len(block) + 1)
+        out += block
+
+
+def cobs_decode(data: bytes | bytearray) -> bytes:
     """Inverse of :func:`cobs_encode`; raises :class:`FrameError` (``cobs``) on invalid input."""
     if 0 in data:
         raise FrameError("cobs", "0x00 inside a COBS block")
-    if not data:
+    n = len(data)
+    if not n:
         raise FrameError("cobs", "empty COBS block")
-    out = bytearray()
-    i, n = 0, len(data)
-    while i < n:
-        code = data[i]
-        end = i + code
-        if end > n:
-            raise FrameError("cobs", f"code {code} at offset {i} runs past the end ({n} bytes)")
-        out += data[i + 1 : end]
-        i = end
-        if code < 0xFF and i < n:
-            out.append(0)
+    # In place: every code byte but the first becomes the zero it stands for, except after a
+    # full block (code 0xFF), which implies none; those and the first code are cut out at the end.
+    out = bytearray(data)
+    cut: list[int] = []
+    i = 0
+    code = out[0]
+    while True:  # once per block: kept to the bare minimum, it is the decoder's inner loop
+        i += code
+        if i >= n:
+            break
+        if code == 0xFF:
+            cut.append(i)
+        code = out[i]
+        out[i] = 0
+    if i > n:
+        raise FrameError("cobs", f"code {code} at offset {i - code} runs past the end ({n} bytes)")
+    for at in reversed(cut):
+        del out[at]
+    del out[0]
     return bytes(out)
 
 
@@ -133,10 +143,13 @@ _CRC = struct.Struct("<I")
 def encode_frame(frame: Frame) -> bytes:
     """The bytes on the wire: COBS-stuffed frame followed by the 0x00 delimiter."""
     body = _HEAD.pack(frame.type, frame.seq) + frame.payload
-    return cobs_encode(body + _CRC.pack(zlib.crc32(body))) + DELIMITER
+    out = bytearray()
+    _cobs_into(out, body + _CRC.pack(zlib.crc32(body)))
+    out.append(0)
+    return bytes(out)
 
 
-def _decode_stuffed(stuffed: bytes) -> Frame:
+def _decode_stuffed(stuffed: bytes | bytearray) -> Frame:
     if len(stuffed) > MAX_ENCODED:
         raise FrameError("oversize", f"{len(stuffed)} stuffed bytes, at most {MAX_ENCODED}")
     body = cobs_decode(stuffed)
@@ -146,13 +159,15 @@ def _decode_stuffed(stuffed: bytes) -> Frame:
         raise FrameError(
             "oversize", f"payload of {len(body) - HEADER_LEN - CRC_LEN} bytes, at most {MAX_PAYLOAD}"
         )
-    content, (crc,) = body[:-CRC_LEN], _CRC.unpack(body[-CRC_LEN:])
-    if zlib.crc32(content) != crc:
-        raise FrameError("crc", f"CRC {crc:08x} does not match {zlib.crc32(content):08x}")
-    kind, seq = content[0], content[1]
+    end = len(body) - CRC_LEN
+    (crc,) = _CRC.unpack_from(body, end)
+    actual = zlib.crc32(memoryview(body)[:end])
+    if actual != crc:
+        raise FrameError("crc", f"CRC {crc:08x} does not match {actual:08x}")
+    kind, seq = body[0], body[1]
     if kind not in TYPE_NAMES:
         raise FrameError("unknown_type", f"frame type {kind}")
-    return Frame(kind, seq, content[HEADER_LEN:])
+    return Frame(kind, seq, body[HEADER_LEN:end])
 
 
 def decode_frame(data: bytes) -> Frame:
@@ -226,20 +241,19 @@ class FrameDecoder:
         buf = self._buffer
         buf += data
         frames: list[Frame] = []
-        while True:
-            end = buf.find(0)
-            if end < 0:
-                break
-            chunk = bytes(buf[:end])
-            del buf[: end + 1]
-            if self._discarding:
-                self._discarding = False
-                continue
-            if not chunk:
-                continue  # idle fill or a leading delimiter
-            frame = self._one(chunk)
-            if frame is not None:
-                frames.append(frame)
+        if 0 in data:  # the buffer never holds a delimiter: only new bytes can complete a frame
+            # One split (in C) finds every delimiter; the last piece is the next frame's start.
+            *chunks, rest = buf.split(DELIMITER)
+            self._buffer = buf = rest
+            for chunk in chunks:
+                if self._discarding:
+                    self._discarding = False
+                    continue
+                if not chunk:
+                    continue  # idle fill or a leading delimiter
+                frame = self._one(chunk)
+                if frame is not None:
+                    frames.append(frame)
         if len(buf) > MAX_ENCODED:
             if not self._discarding:
                 self.stats.oversize += 1
@@ -247,7 +261,7 @@ class FrameDecoder:
             buf.clear()
         return frames
 
-    def _one(self, chunk: bytes) -> Frame | None:
+    def _one(self, chunk: bytes | bytearray) -> Frame | None:
         s = self.stats
         try:
             frame = _decode_stuffed(chunk)

@@ -44,6 +44,36 @@ def test_cobs_round_trip_and_no_zero(data: bytes) -> None:
     assert len(stuffed) <= len(data) + len(data) // 254 + 1
 
 
+def _reference_cobs(data: bytes) -> bytes:
+    """COBS one byte at a time, as the format reads: a block ends at a zero or after 254 bytes."""
+    out = bytearray([0])
+    code_at, code = 0, 1
+    for byte in data:
+        if byte:
+            out.append(byte)
+            code += 1
+        if not byte or code == 0xFF:
+            out[code_at] = code
+            code_at, code = len(out), 1
+            out.append(0)
+    out[code_at] = code
+    return bytes(out)
+
+
+# Runs of non-zero bytes up to two full blocks long, with or without a zero after each.
+runs = st.lists(st.tuples(st.integers(0, 600), st.booleans()), max_size=6).map(
+    lambda rs: b"".join(b"\x11" * n + (b"\x00" if zero else b"") for n, zero in rs)
+)
+
+
+@given(st.binary(max_size=2000) | runs)
+def test_cobs_is_byte_for_byte_the_reference(data: bytes) -> None:
+    # The encoder works block by block (bytes.split), the decoder in place: both must be exactly
+    # the byte-at-a-time algorithm firmware authors implement.
+    assert cobs_encode(data) == _reference_cobs(data)
+    assert cobs_decode(_reference_cobs(data)) == data
+
+
 @pytest.mark.parametrize("n", [0, 1, 253, 254, 255, 508, 509])
 def test_cobs_block_boundaries(n: int) -> None:
     for data in (b"\x11" * n, b"\x11" * n + b"\x00", b"\x00" * n):
