@@ -13,6 +13,10 @@ Two faces over the same framing and counters:
 
 Ports are opened exclusively (``flock``) where the OS supports it, so a second
 bridge on the same device fails at once instead of stealing half the bytes.
+pyserial opens, configures and closes the port; once open, a port with a file
+descriptor (any device path or pty) is read and written through that descriptor,
+non-blocking, without pyserial's extra ``select()`` per call (a fire order's round
+trip crosses four of these calls).
 ``port`` may be a device path or any pyserial URL (``loop://``, ``socket://``...).
 """
 
@@ -21,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import select
 import time
 from collections import deque
@@ -122,11 +127,24 @@ def open_port(config: SerialConfig, *, read_timeout_s: float | None, write_timeo
 
 
 def _fileno(port: Any) -> int | None:
+    """The port's descriptor, made non-blocking; None for ports without one (pyserial URLs)."""
     try:
         fd = port.fileno()
     except (AttributeError, NotImplementedError, OSError, ValueError, serial.SerialException):
         return None
-    return int(fd) if isinstance(fd, int) else None
+    if not isinstance(fd, int):
+        return None
+    # pyserial opens POSIX ports non-blocking already; the links rely on it, so make sure.
+    os.set_blocking(fd, False)
+    return fd
+
+
+def _read_ready(fd: int) -> bytes:
+    """What a readable descriptor holds; raises when it reports readable but has nothing (gone)."""
+    data = os.read(fd, 4096)
+    if not data:
+        raise serial.SerialException("readable but no data (device disconnected?)")
+    return data
 
 
 class SerialLink:
@@ -211,37 +229,46 @@ class SerialLink:
             self._flush()
         return True
 
-    def _writable(self) -> bool:
+    def _write(self, data: bytes | memoryview) -> int:
+        """Bytes of ``data`` the port took now; 0 when it takes none (its buffer is full)."""
         fd = self._fd
         if fd is None:
-            return True
-        _r, w, _x = select.select([], [fd], [], 0)
-        return bool(w)
+            n = self._port.write(data)
+            return len(data) if n is None else int(n)
+        try:
+            # Straight to the non-blocking descriptor: pyserial's write() adds a select() and
+            # timeout bookkeeping per call that a non-blocking write does not need.
+            return os.write(fd, data)
+        except BlockingIOError:
+            return 0
 
     def _flush(self) -> None:
-        port = self._port
-        if port is None:
+        if self._port is None:
             return
+        tx = self._tx
         try:
-            while self._tx:
-                if not self._writable():
+            while tx:
+                head = tx[0]
+                offset = self._tx_offset
+                n = self._write(memoryview(head)[offset:] if offset else head)
+                if n == 0:
                     self._wait_writable()
                     return
-                head = self._tx[0]
-                n = port.write(head[self._tx_offset :])
-                n = len(head) - self._tx_offset if n is None else int(n)
                 self.stats.bytes_tx += n
-                self._tx_offset += n
-                if self._tx_offset >= len(head):
-                    self._tx.popleft()
-                    self._tx_offset = 0
+                offset += n
+                if offset >= len(head):
+                    tx.popleft()
+                    offset = 0
+                self._tx_offset = offset
         except (serial.SerialException, OSError) as exc:
             self._lost(f"write failed: {exc}")
             return
-        self._tx_blocked_since = None
-        if self._fd is not None and self._loop is not None:
-            with contextlib.suppress(ValueError, OSError):
-                self._loop.remove_writer(self._fd)
+        if self._tx_blocked_since is not None:
+            # It had been waiting for the port: stop watching it.
+            self._tx_blocked_since = None
+            if self._fd is not None and self._loop is not None:
+                with contextlib.suppress(ValueError, OSError):
+                    self._loop.remove_writer(self._fd)
 
     def _wait_writable(self) -> None:
         loop = self._loop
@@ -277,8 +304,13 @@ class SerialLink:
         port = self._port
         if port is None:
             return
+        fd = self._fd
         try:
-            data = port.read(4096)
+            # The loop said the descriptor is readable: read it directly (pyserial's read() would
+            # select() on it once more first).
+            data = port.read(4096) if fd is None else _read_ready(fd)
+        except BlockingIOError:
+            return
         except (serial.SerialException, OSError) as exc:
             self._lost(f"read failed: {exc}")
             return
@@ -421,17 +453,18 @@ class BlockingLink:
             time.sleep(min(timeout_s, max(0.0, self._next_try - time.monotonic())))
             return []
         port = self._port
+        fd = self._fd
         try:
-            if self._fd is not None:
-                ready, _w, _x = select.select([self._fd], [], [], timeout_s)
+            if fd is not None:
+                ready, _w, _x = select.select([fd], [], [], timeout_s)
                 if not ready:
                     return []
-                data = port.read(4096)
-                if not data:
-                    raise serial.SerialException("readable but no data (device disconnected?)")
+                data = _read_ready(fd)  # not port.read(): it would select() a second time
             else:
                 port.timeout = timeout_s
                 data = port.read(max(1, port.in_waiting))
+        except BlockingIOError:
+            return []
         except (serial.SerialException, OSError) as exc:
             self._lost(f"read failed: {exc}")
             return []
@@ -444,7 +477,14 @@ class BlockingLink:
             self.stats.dropped_tx += 1
             return False
         try:
-            port.write(data)
+            # A frame usually fits in the driver's buffer at once: one non-blocking write. Only
+            # what it does not take goes through pyserial, which waits up to the write timeout.
+            sent = 0
+            if self._fd is not None:
+                with contextlib.suppress(BlockingIOError):
+                    sent = os.write(self._fd, data)
+            if sent < len(data):
+                port.write(memoryview(data)[sent:] if sent else data)
         except serial.SerialTimeoutException:
             self.stats.write_timeouts += 1
             self.stats.dropped_tx += 1

@@ -4,14 +4,17 @@ open, a device that disappears and comes back, a receiver that stops reading."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
+from hil import serial_link
 from hil.cable import Cable
-from hil.framing import Frame, encode_frame
+from hil.framing import MAX_PAYLOAD, Frame, encode_frame
 from hil.serial_link import BlockingLink, LinkError, SerialConfig, SerialLink, open_port
 
 pytestmark = pytest.mark.serial
@@ -59,6 +62,50 @@ def test_frames_flow_both_ways(cable: Callable[..., Cable]) -> None:
     assert stats["rx_frames"] == 60 and stats["frames_tx"] == 60
     assert stats["rx_crc_errors"] == stats["rx_cobs_errors"] == stats["rx_gaps"] == 0
     assert device.stats.rx.frames == 60 and device.stats.rx.gaps == 0
+    device.close()
+
+
+class _ShortWrites:
+    """``os`` for the links, except that a write takes at most 700 bytes (as a busy driver may)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(os, name)
+
+    @staticmethod
+    def write(fd: int, data: Any) -> int:
+        return os.write(fd, bytes(data[:700]))
+
+
+def test_short_writes_lose_nothing(cable: Callable[..., Cable], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Both links write straight to the descriptor: what it does not take must go out next, in order.
+    monkeypatch.setattr(serial_link, "os", _ShortWrites())
+    c = cable()
+    device = BlockingLink(SerialConfig(str(c.ends["b"].link)))
+    assert device.try_open(), device.last_error
+
+    async def main() -> tuple[list[Frame], list[Frame], list[Frame], SerialLink]:
+        received: list[Frame] = []
+        link = SerialLink(SerialConfig(str(c.ends["a"].link)), received.append)
+        link.start()
+        await link.wait_open(2)
+        sent = [Frame(3, link.next_seq(), bytes([i + 1]) * (MAX_PAYLOAD - 97 * i)) for i in range(30)]
+        for f in sent:
+            assert link.send(encode_frame(f))
+        at_device = await asyncio.to_thread(_read, device, len(sent))
+        replies = [Frame(4, device.next_seq(), bytes([i + 1]) * (150 * i)) for i in range(25)]
+        # From a thread: more than the ptys hold, so the loop must read meanwhile.
+        assert all(await asyncio.to_thread(lambda: [device.send(encode_frame(f)) for f in replies]))
+        await _until(lambda: len(received) == len(replies))
+        link.close()
+        return at_device, sent, received, link
+
+    at_device, sent, received, link = asyncio.run(main())
+    assert at_device == sent
+    assert [f.payload for f in received] == [bytes([i + 1]) * (150 * i) for i in range(25)]
+    assert link.stats.bytes_tx == sum(len(encode_frame(f)) for f in sent)
+    assert link.stats.dropped_tx == link.stats.write_timeouts == 0
+    assert device.stats.frames_tx == 25 and device.stats.dropped_tx == 0
+    assert device.stats.rx.gaps == device.stats.rx.crc_errors == device.stats.rx.cobs_errors == 0
     device.close()
 
 
