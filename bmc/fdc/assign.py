@@ -37,6 +37,19 @@ class FireUnits:
     def __len__(self) -> int:
         return int(self.position_m.shape[0])
 
+    def take(self, index: npt.NDArray[np.int64]) -> FireUnits:
+        """The launchers at ``index``, in that order."""
+        return FireUnits(
+            position_m=self.position_m[index],
+            interceptor_speed_mps=self.interceptor_speed_mps[index],
+            reaction_time_s=self.reaction_time_s[index],
+            min_range_m=self.min_range_m[index],
+            max_range_m=self.max_range_m[index],
+            min_altitude_m=self.min_altitude_m[index],
+            max_altitude_m=self.max_altitude_m[index],
+            pk=self.pk[index],
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Pairing:

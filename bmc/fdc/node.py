@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass, field
 
@@ -84,6 +85,7 @@ class FdcNode(Node):
         self.units = units
         self.keys = keys
         self.rounds = config.salvo_rounds
+        self._salvo_pk = salvo_kill_probability(units.pk, self.rounds)
         self.wcs = WCS[config.weapons_control]
         self.tracks = SystemTracks(
             config.fusion_gate_m, config.track_timeout_s, friend_memory_s=config.friend_memory_s
@@ -92,12 +94,16 @@ class FdcNode(Node):
         self.busy: dict[str, str] = {}
         """Launcher -> order sent to it whose effect on its status is not yet seen."""
         self.engagements: dict[str, Engagement] = {}
+        self._open: dict[str, Engagement] = {}
+        """The engagements not done, in the order of ``engagements`` (most are done: skip those)."""
         self.engaged: dict[int, str] = {}
         """System track id -> order id of its open engagement."""
         self.killed: dict[int, float] = {}
-        """System track id -> when the FDC heard it killed."""
+        """System track id -> when the FDC heard it killed (forgotten when the track is dropped)."""
         self.status_time: dict[str, float] = {}
         self.status_period: dict[str, float] = dict(status_periods or {})
+        self._silence_limit_s = {lid: 2.5 * p for lid, p in self.status_period.items() if p}
+        """Launcher -> how long without a status before it is held lost."""
         self.births: dict[str, int] = {}
         """Launcher -> birth sequence of its current life."""
         self.lost: dict[str, str] = {}
@@ -182,16 +188,17 @@ class FdcNode(Node):
         self.busy.pop(launcher_id, None)
         log.warning("%s: launcher %s lost at %.3f s: %s", self.id, launcher_id, self.now, why)
         # Its open engagements will not be flown: free their targets for re-assignment.
-        for eng in self.engagements.values():
-            if not eng.done and eng.order.launcher_id == launcher_id and eng.launched == 0:
+        for eng in list(self._open.values()):
+            if eng.order.launcher_id == launcher_id and eng.launched == 0:
                 self._close(eng)
         self._heartbeat()
 
     def _check_silence(self) -> None:
         now = self.now
+        limits = self._silence_limit_s
         for lid, seen in self.status_time.items():
-            period = self.status_period.get(lid)
-            if period and lid not in self.lost and now - seen > 2.5 * period:
+            limit = limits.get(lid)
+            if limit is not None and now - seen > limit and lid not in self.lost:
                 self._lose(lid, f"silent for {now - seen:.1f} s")
 
     def _on_command(self, msg: m.Message) -> None:
@@ -209,14 +216,13 @@ class FdcNode(Node):
 
     def _close(self, eng: Engagement) -> None:
         eng.done = True
+        self._open.pop(eng.order.order_id, None)
         if self.engaged.get(eng.order.target_track_id) == eng.order.order_id:
             del self.engaged[eng.order.target_track_id]
 
     def _housekeeping(self) -> None:
         now = self.now
-        for eng in self.engagements.values():
-            if eng.done:
-                continue
+        for eng in list(self._open.values()):
             o = eng.order
             if not eng.acked:
                 if now > o.expiry_time_s:
@@ -233,42 +239,48 @@ class FdcNode(Node):
                 if now > self.engagements[oid].order.expiry_time_s:
                     del self.busy[lid]
 
-    def _revive(self, track_ids: npt.NDArray[np.int64], fresh_s: npt.NDArray[np.float64]) -> None:
+    def _revive(self, row_of: dict[int, int], fresh_s: npt.NDArray[np.float64]) -> None:
         """Forget a kill when its system track keeps being fed by fresh (non-coasting) radar tracks.
 
         A killed target stops being detected, so its radar tracks coast and drop. A
         system track still confirmed by fresh detections well after the kill is
         following another, live object (two close targets joined in fusion): it
-        must be engageable again.
+        must be engageable again. ``row_of`` maps the live track ids to their rows.
         """
-        if not self.killed:
-            return
-        for tid, fresh in zip(track_ids.tolist(), fresh_s.tolist(), strict=True):
-            killed_at = self.killed.get(tid)
-            if killed_at is not None and fresh > killed_at + KILL_GRACE_S:
-                del self.killed[tid]
-                log.info(
-                    "%s: track %d still fed by fresh detections after its kill: engageable again",
-                    self.id,
-                    tid,
-                )
-
-    def _available(self) -> npt.NDArray[np.bool_]:
-        ok = np.zeros(len(self.launcher_ids), dtype=bool)
-        for i, lid in enumerate(self.launcher_ids):
-            s = self.launcher_status.get(lid)
-            ok[i] = (
-                s is not None
-                and lid not in self.lost
-                and s.state == m.LauncherState.READY
-                and s.missiles_ready >= self.rounds
-                and lid not in self.busy
+        revived = sorted(
+            (row, tid)
+            for tid, killed_at in self.killed.items()
+            if (row := row_of.get(tid)) is not None and fresh_s[row] > killed_at + KILL_GRACE_S
+        )
+        for _row, tid in revived:  # in picture order
+            del self.killed[tid]
+            log.info(
+                "%s: track %d still fed by fresh detections after its kill: engageable again",
+                self.id,
+                tid,
             )
-        return ok
+
+    def _available(self) -> npt.NDArray[np.int64]:
+        """Indices of the launchers that can take an order now."""
+        status, lost, busy, rounds = self.launcher_status, self.lost, self.busy, self.rounds
+        ready = m.LauncherState.READY
+        return np.array(
+            [
+                i
+                for i, lid in enumerate(self.launcher_ids)
+                if (s := status.get(lid)) is not None
+                and lid not in lost
+                and s.state == ready
+                and s.missiles_ready >= rounds
+                and lid not in busy
+            ],
+            dtype=np.int64,
+        )
 
     def _assign(self) -> None:
         now = self.now
-        self.tracks.prune(now)
+        for track_id in self.tracks.prune(now):
+            self.killed.pop(track_id, None)  # track ids are never reused
         self._housekeeping()
         self._check_silence()
         if self.wcs == m.WeaponsControl.HOLD or not self.launcher_ids:
@@ -276,14 +288,22 @@ class FdcNode(Node):
         pic = self.tracks.picture(now)
         if not len(pic):
             return
+        row_of = dict(zip(pic.track_id.tolist(), range(len(pic)), strict=True))
+        if self.killed:
+            self._revive(row_of, pic.fresh_s)
+        # Most cycles no launcher can take an order: learn that before any geometry.
+        cols = self._available()
+        if not cols.size:
+            return
         ident = identify(
             pic.friend, pic.classification, now - pic.first_seen_s, self.config.identification_time_s
         )
-        self._revive(pic.track_id, pic.fresh_s)
-        free = np.array(
-            [t not in self.engaged and t not in self.killed for t in pic.track_id.tolist()], dtype=bool
-        )
-        cand = np.flatnonzero(engageable(ident, self.wcs) & free)
+        free = engageable(ident, self.wcs)
+        for track_id in itertools.chain(self.engaged, self.killed):
+            row = row_of.get(track_id)
+            if row is not None:
+                free[row] = False
+        cand = free.nonzero()[0]  # np.flatnonzero costs 6x more on small arrays
         if not cand.size:
             return
         pos, vel = pic.state[cand, :3], pic.state[cand, 3:]
@@ -295,22 +315,23 @@ class FdcNode(Node):
             self.assets.value,
             margin_m=self.config.threat_margin_m,
         )
-        sel = np.flatnonzero(threat.threatening)
+        sel = threat.threatening.nonzero()[0]
         if not sel.size:
             return
-        available = self._available()
-        if not available.any():
-            return
-        pairing = pair(pos[sel], vel[sel], threat.time_to_asset_s[sel], self.units, available)
-        value = threat.priority[sel, None] * salvo_kill_probability(self.units.pk, self.rounds)[None, :]
-        for row, col in assign(value, pairing.feasible):
+        # Pair against the available launchers only (usually a few of them): the
+        # others could not be feasible, so the assignment problem is the same.
+        pairing = pair(
+            pos[sel], vel[sel], threat.time_to_asset_s[sel], self.units.take(cols), np.ones(cols.size, bool)
+        )
+        value = threat.priority[sel, None] * self._salvo_pk[None, cols]
+        for row, c in assign(value, pairing.feasible):
             k = int(cand[sel[row]])
             self._fire(
                 int(pic.track_id[k]),
                 pic.state[k],
-                self.launcher_ids[col],
-                pairing.intercept_point_m[row, col],
-                float(pairing.time_to_intercept_s[row, col]),
+                self.launcher_ids[int(cols[c])],
+                pairing.intercept_point_m[row, c],
+                float(pairing.time_to_intercept_s[row, c]),
             )
 
     def _fire(
@@ -336,7 +357,7 @@ class FdcNode(Node):
             expiry_time_s=now + self.config.order_expiry_s,
         )
         order = codec.sign_order(order, self.keys[launcher_id])
-        self.engagements[order.order_id] = Engagement(order, now)
+        self.engagements[order.order_id] = self._open[order.order_id] = Engagement(order, now)
         self.engaged[track_id] = order.order_id
         self.busy[launcher_id] = order.order_id
         self.publish("order", order, kind="launcher", node_id=launcher_id)
@@ -344,10 +365,12 @@ class FdcNode(Node):
     # ------------------------------------------------------------ outputs
 
     def _heartbeat(self) -> None:
-        active = sum(1 for e in self.engagements.values() if not e.done)
+        active = len(self._open)
         self.publish(
             "heartbeat",
-            m.FdcHeartbeat(self.id, self.wcs, int(self.tracks.alive.sum()), active, tuple(sorted(self.lost))),
+            m.FdcHeartbeat(
+                self.id, self.wcs, int(np.count_nonzero(self.tracks.alive)), active, tuple(sorted(self.lost))
+            ),
         )
 
     def setup(self) -> None:
