@@ -30,20 +30,37 @@ class Assessment:
     """0 when not threatening; larger is more urgent."""
 
 
-def time_to_radius(
-    position_m: FloatArray, velocity_mps: FloatArray, centre_m: FloatArray, radius_m: FloatArray
-) -> FloatArray:
-    """(N, A) time until each track's ground track enters each asset's radius; inf if never."""
-    d = position_m[:, None, :2] - centre_m[None, :, :2]
-    v = np.broadcast_to(velocity_mps[:, None, :2], d.shape)
-    a = np.einsum("nai,nai->na", v, v)
-    b = 2.0 * np.einsum("nai,nai->na", d, v)
-    c = np.einsum("nai,nai->na", d, d) - radius_m[None, :] ** 2
+def _ground_terms(
+    position_m: FloatArray, velocity_mps: FloatArray, centre_m: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """|v|^2 (1, N), d.v (A, N) and |d|^2 (A, N) on the ground plane, d = track - asset centre.
+
+    Laid out asset by asset (A, N): every operation then runs over N contiguous
+    values, not N rows of A, which costs far less per numpy call at A of a few.
+    """
+    vx, vy = velocity_mps[:, 0], velocity_mps[:, 1]
+    dx = position_m[:, 0] - centre_m[:, 0:1]
+    dy = position_m[:, 1] - centre_m[:, 1:2]
+    return (vx * vx + vy * vy)[None, :], dx * vx + dy * vy, dx * dx + dy * dy
+
+
+def _entry_time(vv: FloatArray, dv: FloatArray, dd: FloatArray, radius_m: FloatArray) -> FloatArray:
+    """(A, N) time until the ground track enters the radius; inf if never (see time_to_radius)."""
+    a = vv
+    b = 2.0 * dv
+    c = dd - radius_m[:, None] ** 2
     with np.errstate(divide="ignore", invalid="ignore"):
         disc = b * b - 4 * a * c
         t = (-b - np.sqrt(np.where(disc >= 0, disc, np.nan))) / (2 * a)
     t = np.where(np.isfinite(t) & (t >= 0), t, np.inf)
     return np.where(c <= 0, 0.0, t)
+
+
+def time_to_radius(
+    position_m: FloatArray, velocity_mps: FloatArray, centre_m: FloatArray, radius_m: FloatArray
+) -> FloatArray:
+    """(N, A) time until each track's ground track enters each asset's radius; inf if never."""
+    return _entry_time(*_ground_terms(position_m, velocity_mps, centre_m), radius_m).T
 
 
 def assess(
@@ -65,23 +82,21 @@ def assess(
     n = position_m.shape[0]
     if n == 0 or asset_centre_m.shape[0] == 0:
         return Assessment(np.zeros(n, bool), np.full(n, -1, np.int64), np.full(n, np.inf), np.zeros(n))
-    outer = time_to_radius(position_m, velocity_mps, asset_centre_m, asset_radius_m + margin_m)
-    tta = time_to_radius(position_m, velocity_mps, asset_centre_m, asset_radius_m)
+    vv, dv, dd = _ground_terms(position_m, velocity_mps, asset_centre_m)
+    tta = _entry_time(vv, dv, dd, asset_radius_m)
     if margin_m > 0:
-        d = position_m[:, None, :2] - asset_centre_m[None, :, :2]
-        v = velocity_mps[:, None, :2]
-        vv = np.einsum("nai,nai->na", np.broadcast_to(v, d.shape), np.broadcast_to(v, d.shape))
+        outer = _entry_time(vv, dv, dd, asset_radius_m + margin_m)
         with np.errstate(divide="ignore", invalid="ignore"):
-            cpa = np.maximum(-np.einsum("nai,nai->na", d, np.broadcast_to(v, d.shape)) / vv, 0.0)
+            cpa = np.maximum(-dv / vv, 0.0)
         tta = np.where(np.isfinite(outer) & ~np.isfinite(tta), np.where(np.isfinite(cpa), cpa, 0.0), tta)
-    score = np.where(np.isfinite(tta), asset_value[None, :] / (tta + horizon_s), 0.0)
-    best = np.argmax(score, axis=1)
-    rows = np.arange(n)
-    priority = score[rows, best]
+    score = np.where(np.isfinite(tta), asset_value[:, None] / (tta + horizon_s), 0.0)
+    best = np.argmax(score, axis=0)
+    cols = np.arange(n)
+    priority = score[best, cols]
     threatening = priority > 0
     return Assessment(
         threatening=threatening,
         asset_index=np.where(threatening, best, -1).astype(np.int64),
-        time_to_asset_s=np.where(threatening, tta[rows, best], np.inf),
+        time_to_asset_s=np.where(threatening, tta[best, cols], np.inf),
         priority=priority,
     )
