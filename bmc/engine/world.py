@@ -9,8 +9,9 @@ reaching a defended asset.
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,10 @@ KIND_CLASS = {
     "transport": m.Classification.TRANSPORT,
 }
 
+_ACTIVE, _LANDED = int(m.ObjectStatus.ACTIVE), int(m.ObjectStatus.LANDED)
+_LIVE = (int(m.ObjectStatus.PENDING), _ACTIVE)
+"""Plain ints: comparing numpy scalars with IntEnum members is slow."""
+
 SEEKER_GATE_M = 3_000.0
 """An interceptor's seeker locks the live object nearest the ordered target
 estimate if it is within this distance; otherwise it flies to the predicted
@@ -50,7 +55,11 @@ class AssetZone:
 
 
 class Paths:
-    """Vectorised piecewise-linear paths of N objects (legs padded to the longest)."""
+    """Vectorised piecewise-linear paths of N objects (legs padded to the longest).
+
+    :meth:`state_at` remembers which leg every object was on at its last call and
+    revisits only the objects that changed leg, started or ended in between.
+    """
 
     def __init__(self, plans: list[FlightPlan]) -> None:
         n = len(plans)
@@ -76,22 +85,90 @@ class Paths:
             self.end_s[i] = t
             self.end_m[i] = pts[-1]
         self.n = n
+        # Every time at which an object's leg, start or end changes, with the object.
+        # Between two of them every comparison of t with a leg start, start or end
+        # time comes out the same, so state_at keeps the leg selection of the last
+        # call and redoes it only for the objects whose boundaries it crossed.
+        events = sorted(
+            (float(b), i)
+            for i in range(n)
+            for b in (*self.leg_start_s[i].tolist(), self.start_s[i], self.end_s[i])
+        )
+        self._boundaries_s: list[float] = [e[0] for e in events]
+        self._boundary_object = [e[1] for e in events]
+        self._selected_at: int | None = None
+        """interval() of the time the selection below was made for (None: none made)."""
+        self._leg_start_s = np.zeros(n)
+        """Start time of each object's selected leg."""
+        # Coordinates as rows (3, N): the per-call arithmetic then runs over N
+        # contiguous values instead of N short rows of 3, several times faster.
+        self._leg_start_m = np.zeros((3, n))
+        self._velocity = np.zeros((3, n))
+        """Velocity on the selected leg."""
+        self._out_velocity = np.zeros((3, n))
+        """Reported velocity: zero for objects not started or already ended."""
+        self._fixed = np.zeros(n, dtype=bool)
+        """Objects not started or already ended: they stay at _fixed_pos."""
+        self._fixed_pos = np.zeros((3, n))
+        self._legs_of: dict[int, tuple[npt.NDArray[np.float64], ...]] = {}
+
+    def interval(self, t: float) -> int:
+        """Index of the interval between path boundaries (leg starts, starts, ends) that holds ``t``.
+
+        Two times with the same index compare alike with every leg start, start
+        and end time (a NaN time gets -1, which matches no other time).
+        """
+        return bisect.bisect_right(self._boundaries_s, t) if t == t else -1
+
+    def crossed(self, before: int | None, after: int) -> Iterable[int]:
+        """Objects with a boundary between intervals ``before`` and ``after`` (see :meth:`interval`).
+
+        Only these can compare differently with a time in one and a time in the
+        other; every object when either is unknown (None) or NaN's (-1).
+        """
+        if before is None or before < 0 or after < 0:
+            return range(self.n)
+        lo, hi = sorted((before, after))
+        return set(self._boundary_object[lo:hi])
+
+    def _select_legs(self, t: float) -> None:
+        """Bring the leg selection up to time ``t``."""
+        at = self.interval(t)
+        if at == self._selected_at and at >= 0:
+            return
+        rows = self.crossed(self._selected_at, at)
+        self._selected_at = at
+        for i in rows:
+            self._select_leg(i, t)
+
+    def _select_leg(self, i: int, t: float) -> None:
+        k = max(sum(b <= t for b in self.leg_start_s[i].tolist()) - 1, 0)
+        v = self.leg_velocity[i, k]
+        before = t < self.start_s[i]
+        fixed = before or t >= self.end_s[i]
+        self._leg_start_s[i] = self.leg_start_s[i, k]
+        self._leg_start_m[:, i] = self.leg_start_m[i, k]
+        self._velocity[:, i] = v
+        self._fixed[i] = fixed
+        if fixed:
+            self._out_velocity[:, i] = 0.0
+            self._fixed_pos[:, i] = self.leg_start_m[i, 0] if before else self.end_m[i]
+        else:
+            self._out_velocity[:, i] = v
 
     def state_at(self, t: float) -> npt.NDArray[np.float64]:
         """(N, 6) position and velocity of every object at time ``t`` (end point after the end)."""
-        k = np.maximum((self.leg_start_s <= t).sum(axis=1) - 1, 0)
-        idx = np.arange(self.n)
-        v = self.leg_velocity[idx, k]
-        dt = np.maximum(t - self.leg_start_s[idx, k], 0.0)
+        self._select_legs(t)
+        dt = np.maximum(t - self._leg_start_s, 0.0)
         dt = np.where(np.isfinite(dt), dt, 0.0)
-        pos = self.leg_start_m[idx, k] + v * dt[:, None]
-        done = t >= self.end_s
-        pos[done] = self.end_m[done]
-        v = np.where(done[:, None], 0.0, v)
-        before = t < self.start_s
-        pos[before] = self.leg_start_m[before, 0]
-        v = np.where(before[:, None], 0.0, v)
-        return np.hstack([pos, v])
+        out = np.empty((6, self.n))
+        pos = out[:3]
+        np.multiply(self._velocity, dt, out=pos)
+        pos += self._leg_start_m
+        np.copyto(pos, self._fixed_pos, where=self._fixed)
+        out[3:] = self._out_velocity
+        # Row-major (N, 6), as callers have always had it.
+        return np.ascontiguousarray(out.T)
 
     def state_of(self, i: int, t: float) -> npt.NDArray[np.float64]:
         """(6,) position and velocity of object ``i`` alone at time ``t``."""
@@ -107,8 +184,14 @@ class Paths:
         self, i: int
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Leg start times, start points and velocities of object ``i``."""
-        valid = np.isfinite(self.leg_start_s[i])
-        return self.leg_start_s[i, valid], self.leg_start_m[i, valid], self.leg_velocity[i, valid]
+        legs = self._legs_of.get(i)
+        if legs is None:
+            valid = np.isfinite(self.leg_start_s[i])
+            legs = (self.leg_start_s[i, valid], self.leg_start_m[i, valid], self.leg_velocity[i, valid])
+            for a in legs:
+                a.setflags(write=False)  # shared by every caller
+            self._legs_of[i] = legs
+        return legs[0], legs[1], legs[2]
 
 
 def first_entry_time(
@@ -171,6 +254,12 @@ class World(Node):
         self.rcs = np.array([p.rcs_m2 for p in plans], dtype=float)
         self.status = np.full(n, m.ObjectStatus.PENDING, dtype=np.int64)
         self.frozen_state = np.zeros((n, 6))
+        self._ended = np.zeros(0, dtype=np.int64)
+        """Objects killed or leaked (their status set by :meth:`_end` only), in ending order."""
+        self._status_interval: int | None = None
+        """Path interval of the last status refresh (see :meth:`_refresh_status`)."""
+        self._start_s: list[float] = self.paths.start_s.tolist()
+        self._end_s: list[float] = self.paths.end_s.tolist()
         self.interceptors = 0
         self.flown: set[str] = set()
         """Interceptor ids already flying or flown."""
@@ -180,14 +269,26 @@ class World(Node):
     def state(self, t: float) -> npt.NDArray[np.float64]:
         """(N, 6) truth state at ``t``; killed and leaked objects stay where they ended."""
         st = self.paths.state_at(t)
-        done = (self.status == m.ObjectStatus.KILLED) | (self.status == m.ObjectStatus.LEAKED)
-        st[done] = self.frozen_state[done]
+        if self._ended.size:
+            st[self._ended] = self.frozen_state[self._ended]
         return st
 
     def _refresh_status(self, t: float) -> None:
-        live = (self.status == m.ObjectStatus.PENDING) | (self.status == m.ObjectStatus.ACTIVE)
-        self.status[live & (t >= self.paths.start_s)] = m.ObjectStatus.ACTIVE
-        self.status[live & (t >= self.paths.end_s)] = m.ObjectStatus.LANDED
+        # An object whose start and end compare with t as they did at the last refresh
+        # would not change (only _end changes a status otherwise, never to a live one):
+        # refresh only the objects with a path boundary between then and t.
+        interval = self.paths.interval(t)
+        if interval == self._status_interval and interval >= 0:
+            return
+        rows = self.paths.crossed(self._status_interval, interval)
+        self._status_interval = interval
+        status, start_s, end_s = self.status, self._start_s, self._end_s
+        for i in rows:
+            if status[i] in _LIVE:
+                if t >= start_s[i]:
+                    status[i] = _ACTIVE
+                if t >= end_s[i]:
+                    status[i] = _LANDED
 
     def _publish_truth(self) -> None:
         t = self.now
@@ -230,6 +331,7 @@ class World(Node):
         self.frozen_state[i] = self.paths.state_of(i, self.now)
         self.frozen_state[i, 3:] = 0.0
         self.status[i] = status
+        self._ended = np.append(self._ended, i)
 
     def _leak(self, i: int, asset: AssetZone) -> None:
         if self.status[i] in (m.ObjectStatus.KILLED, m.ObjectStatus.LEAKED):
@@ -252,7 +354,11 @@ class World(Node):
 
     def _alive(self, t: float) -> npt.NDArray[np.bool_]:
         self._refresh_status(t)
-        return np.asarray(self.status == m.ObjectStatus.ACTIVE)
+        return np.asarray(self.status == _ACTIVE)
+
+    def _is_alive(self, i: int, t: float) -> bool:
+        self._refresh_status(t)
+        return bool(self.status[i] == _ACTIVE)
 
     def _on_engagement(self, msg: m.Message) -> None:
         e = msg.body
@@ -271,14 +377,15 @@ class World(Node):
         self.interceptors += 1
         lpos = np.asarray(e.launcher_position_m)
         est = np.asarray(e.target_position_m) + np.asarray(e.target_velocity_mps) * (t0 - e.target_time_s)
-        alive = self._alive(t0)
-        truth = self.state(t0)
+        alive = self._alive(t0).nonzero()[0]
         target = -1
-        if alive.any():
-            dist = np.where(alive, np.linalg.norm(truth[:, :3] - est, axis=1), np.inf)
+        if alive.size:
+            # The nearest live object (the first of equals, as np.argmin picks).
+            d = self.state(t0)[alive, :3] - est
+            dist = np.sqrt(np.add.reduce(d * d, axis=1))  # what np.linalg.norm computes, cheaper
             j = int(np.argmin(dist))
             if dist[j] <= SEEKER_GATE_M:
-                target = j
+                target = int(alive[j])
         speed = launcher.interceptor_speed_mps
         max_flight_s = 1.2 * launcher.max_range_m / speed
         t_hit: float | None = None
@@ -313,7 +420,7 @@ class World(Node):
     ) -> None:
         # One draw per interceptor, always, so outcomes do not shift other draws.
         draw = float(self.rng.random())
-        kill = reached and target >= 0 and self._alive(self.now)[target] and draw < pk
+        kill = reached and target >= 0 and self._is_alive(target, self.now) and draw < pk
         if kill:
             self._end(target, m.ObjectStatus.KILLED)
         self.publish(
