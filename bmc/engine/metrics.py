@@ -99,6 +99,8 @@ class MetricsCollector:
         self.hostile: dict[str, bool] = {}
         """Object id -> True for hostiles, False for friendlies (from truth)."""
         self.first_detection_s: dict[str, float] = {}
+        self._detected: set[str] = set()
+        """Truth ids seen in any track report ("" included: false tracks)."""
         self.first_launch_s: dict[str, float] = {}
         self.killed: dict[str, float] = {}
         self.leaked: dict[str, str] = {}
@@ -115,9 +117,14 @@ class MetricsCollector:
         self.last_time_s = time_s
         body = msg.body
         if isinstance(body, m.TrackReport):
-            for tid in body.truth_id:
-                if tid and tid not in self.first_detection_s:
-                    self.first_detection_s[tid] = time_s
+            # Almost every report names only objects seen before: one set test in C
+            # instead of a Python loop over its few hundred tracks.
+            if not self._detected.issuperset(body.truth_id):
+                for tid in body.truth_id:
+                    if tid not in self._detected:
+                        self._detected.add(tid)
+                        if tid:
+                            self.first_detection_s[tid] = time_s
         elif isinstance(body, m.TruthReport):
             if len(self.hostile) < len(body):
                 for oid, friendly in zip(body.object_id, body.friendly.tolist(), strict=True):
