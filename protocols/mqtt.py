@@ -10,10 +10,13 @@ death certificate) and its own birth (Sparkplug B idea). Every connection:
 - keeps inbound messages in per-channel queues: QoS 0 channels (tracks,
   truth) are bounded and drop their oldest entry when full (counted), so a
   track flood can never push out a fire order;
-- counts sequence gaps per (sender, topic) link.
+- counts sequence gaps per (sender, topic) link;
+- publishes without awaiting and receives without a task per message, through
+  the paho client under aiomqtt (see ``_PahoLink``, the one place that reaches
+  below aiomqtt's public API).
 
-Node code never sees any of this: it publishes and reads ``simpy.Store``
-objects exactly as on the in-process bus. Incoming messages wait in the queues
+Node code never sees any of this: it publishes and reads the same ``Inbox``
+mailboxes as on the in-process bus. Incoming messages wait in the queues
 until the real-time pacer delivers them at the current simulated time.
 """
 
@@ -33,12 +36,13 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
+import paho.mqtt.client as paho
 import simpy
 
 from protocols import codec
 from protocols import messages as m
-from protocols.bus import Tap
-from protocols.topics import CHANNELS, Topics, matches
+from protocols.bus import Inbox, Tap
+from protocols.topics import CHANNELS, Channel, Topics, matches
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +53,13 @@ QOS1_QUEUE = 100_000
 """Bound on queued inbound QoS 1 messages per channel (reached only by a stalled pacer)."""
 
 OUTBOX_LIMIT = 10_000
+"""QoS 1 messages kept for sending while disconnected."""
 
 STABLE_S = 5.0
 """A connection that lasted this long resets the reconnect backoff."""
-"""QoS 1 messages kept for sending while disconnected."""
+
+TOPIC_CACHE = 4096
+"""Topics whose channel and subscribers are remembered (the cache restarts when full)."""
 
 
 class BrokerError(RuntimeError):
@@ -134,7 +141,9 @@ class MqttStats:
     published: int = 0
     delivered: int = 0
     dropped: int = 0
-    """QoS 0 messages dropped: inbound queue full, or published while disconnected."""
+    """Messages dropped: QoS 0 ones when an inbound queue is full, when published while
+    disconnected or not yet written when the connection was lost; QoS 1 ones beyond the
+    outbox limit."""
     rejected: Counter[tuple[str, str]] = field(default_factory=Counter)
     """Payloads refused, by (topic, reason)."""
     gaps: Counter[tuple[str, str]] = field(default_factory=Counter)
@@ -157,7 +166,172 @@ def birth_base() -> int:
 @dataclass(slots=True)
 class _Sub:
     topic_filter: str
-    store: simpy.Store
+    inbox: Inbox
+
+
+Publication = tuple[str, bytes, int, bool]
+"""(topic, payload, QoS, retain) of one outgoing message."""
+
+
+class _PahoLink:
+    """The paho client under one connected ``aiomqtt.Client``, for the hot paths.
+
+    aiomqtt 2.x awaits every publish (an Event, a ``wait_for`` task, and a count of
+    every pending call, O(n), per message), registers its socket writer through
+    ``call_soon_threadsafe`` (so a packet leaves two loop turns after the call), and
+    passes every received message through an ``asyncio.Queue`` read by a new task per
+    message. On the real-time path that glue costs more than the broker hop, so once
+    connected this class takes over, on the paho client aiomqtt wraps
+    (``aiomqtt.Client._client``, a private attribute), four paho callbacks:
+
+    - ``on_socket_register_write``/``on_socket_unregister_write``: the socket writer is
+      added and removed on the event loop at once, and not at all for a packet written
+      on the spot. aiomqtt goes through ``call_soon_threadsafe`` only because paho
+      connects in an executor thread; after the connection every paho call is made on
+      the loop's thread;
+    - ``on_message``: calls ``on_message(topic, payload)`` on the event loop, installed
+      before subscribing, instead of aiomqtt's queue;
+    - ``on_publish``: none. aiomqtt's ``publish`` would wait for it forever, so a linked
+      connection publishes through the link only; ``publish_acknowledged`` waits for a
+      QoS 1 acknowledgement by itself.
+
+    ``publish`` queues the packet in paho and writes it at once (paho's public
+    ``loop_write``); what the socket does not take, the writer finishes. What is not yet
+    written (QoS 0) or acknowledged (QoS 1) is kept, so that a lost connection can count
+    it or send it again. Connecting, subscribing, wills and noticing a disconnection
+    (paho's ``on_disconnect``) stay with aiomqtt.
+    ``tests/transport/test_mqtt_link.py`` checks all this against the installed aiomqtt;
+    this constructor refuses a client without it.
+    """
+
+    def __init__(self, client: aiomqtt.Client, on_message: Callable[[str, object], None]) -> None:
+        inner = getattr(client, "_client", None)
+        if not isinstance(inner, paho.Client) or inner.socket() is None:
+            raise RuntimeError(
+                f"aiomqtt {aiomqtt.__version__} has no connected paho client in Client._client "
+                f"(found {type(inner).__name__}): update protocols/mqtt.py:_PahoLink"
+            )
+        self._paho = inner
+        self._loop = asyncio.get_running_loop()
+        self._unsettled: deque[tuple[paho.MQTTMessageInfo, str, bytes, int, bool]] = deque()
+        self._in_callback = False
+        self._writing = False
+        """True while ``publish`` queues and writes a packet itself: no writer needed for it."""
+        self._writer = False
+        """True while this link has a writer on the event loop."""
+
+        def handle(_client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
+            try:
+                topic = message.topic
+            except UnicodeDecodeError:
+                topic, payload = "<topic not UTF-8>", None
+            else:
+                payload = message.payload
+            self._in_callback = True
+            try:
+                on_message(topic, payload)
+            finally:
+                self._in_callback = False
+
+        inner.on_message = handle
+        # For every QoS 0 packet it writes, paho builds a PUBACK reason code and property set
+        # (~15 us) only to call on_publish, which serves aiomqtt's awaited publish alone: a
+        # linked connection publishes through the link only (births and deaths included).
+        inner.on_publish = None
+        inner.on_socket_register_write = self._register_write
+        inner.on_socket_unregister_write = self._unregister_write
+        # aiomqtt may still have a writer of its own queued (call_soon_threadsafe): once it
+        # has run, start from a known state.
+        self._loop.call_soon(self._adopt_writer)
+
+    def _adopt_writer(self) -> None:
+        sock = self._paho.socket()
+        if sock is None:
+            return
+        self._loop.remove_writer(sock.fileno())
+        self._writer = False
+        if self._paho.want_write():
+            self._add_writer(sock)
+
+    def _add_writer(self, sock: Any) -> None:
+        self._writer = True
+        self._loop.add_writer(sock.fileno(), self._writable)
+
+    def _register_write(self, _client: paho.Client, _userdata: Any, sock: Any) -> None:
+        if not self._writing:
+            self._add_writer(sock)
+
+    def _unregister_write(self, _client: paho.Client, _userdata: Any, sock: Any) -> None:
+        if self._writer:
+            self._writer = False
+            self._loop.remove_writer(sock.fileno())
+
+    def _writable(self) -> None:
+        # Socket errors are handled inside paho (a disconnection that aiomqtt then reports);
+        # an exception here can only come from a callback.
+        try:
+            self._paho.loop_write()
+        except Exception:
+            log.exception("writing to the broker failed")
+
+    def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> bool:
+        """Send one message now (as far as the socket takes it); False when paho refuses it."""
+        return self._publish(topic, payload, qos, retain, track=True) is not None
+
+    async def publish_acknowledged(self, topic: str, payload: bytes, retain: bool, timeout_s: float) -> None:
+        """Publish at QoS 1 and wait for the broker's acknowledgement (births and deaths: not
+        kept for sending again, a later life's would follow). MqttError when that fails."""
+        info = self._publish(topic, payload, 1, retain, track=False)
+        deadline = time.monotonic() + timeout_s
+        while info is None or not info.is_published():
+            if info is None or self._paho.socket() is None:
+                raise aiomqtt.MqttError(f"publishing on {topic} failed: not connected")
+            if time.monotonic() > deadline:
+                raise aiomqtt.MqttError(f"publishing on {topic}: no acknowledgement within {timeout_s:g} s")
+            await asyncio.sleep(0.001)
+
+    def _publish(
+        self, topic: str, payload: bytes, qos: int, retain: bool, track: bool
+    ) -> paho.MQTTMessageInfo | None:
+        client = self._paho
+        if self._in_callback:
+            # Inside paho's reader: leave the writing to the writer.
+            info = client.publish(topic, payload, qos, retain)
+        else:
+            self._writing = True
+            try:
+                info = client.publish(topic, payload, qos, retain)
+                if info.rc == paho.MQTT_ERR_SUCCESS:
+                    self._writable()
+            finally:
+                self._writing = False
+            if not self._writer and client.want_write():
+                sock = client.socket()
+                if sock is not None:
+                    self._add_writer(sock)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            return None
+        if track:
+            unsettled = self._unsettled
+            while unsettled and unsettled[0][0].is_published():
+                unsettled.popleft()
+            unsettled.append((info, topic, payload, qos, retain))
+        return info
+
+    def unsettled(self) -> tuple[int, list[Publication]]:
+        """QoS 0 messages never written, and QoS 1 messages never acknowledged, in order."""
+        lost = 0
+        resend: list[Publication] = []
+        for info, topic, payload, qos, retain in self._unsettled:
+            written = info.is_published() and info.rc == paho.MQTT_ERR_SUCCESS
+            if written:
+                continue
+            if qos == 0:
+                lost += 1
+            else:
+                resend.append((topic, payload, qos, retain))
+        self._unsettled.clear()
+        return lost, resend
 
 
 class MqttEndpoint:
@@ -172,11 +346,14 @@ class MqttEndpoint:
         self.birth_sequence = birth_base()
         self.connected = asyncio.Event()
         self._client: aiomqtt.Client | None = None
+        self._link: _PahoLink | None = None
         self._subs: list[_Sub] = []
+        self._routes: dict[str, list[Inbox]] = {}
         self._sequence: dict[str, int] = {}
         self._expected: dict[tuple[str, str], int] = {}
         self._inbound: dict[str, deque[tuple[str, m.Message]]] = {name: deque() for name in CHANNELS}
-        self._outbox: deque[tuple[str, bytes, int, bool]] = deque()
+        self._queued = 0
+        self._outbox: deque[Publication] = deque()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._ever_connected = False
@@ -193,20 +370,21 @@ class MqttEndpoint:
         seq = self._sequence[topic] = self._sequence.get(topic, 0) + 1
         header = m.Header(self.node_id, seq, float(self.bus.env.now))
         payload = codec.encode(header, body)
-        channel = self.bus.topics.channel_of(topic)
+        channel = self.bus.channel_of(topic)
         qos = channel.qos if channel else 1
         retain = channel.retained if channel else False
         self.bus.stats.published += 1
         self._send(topic, payload, qos, retain)
 
-    def subscribe(self, topic_filter: str) -> simpy.Store:
-        """A store receiving every message on ``topic_filter``, at the simulated time it arrives."""
-        sub = _Sub(topic_filter, simpy.Store(self.bus.env))
+    def subscribe(self, topic_filter: str) -> Inbox:
+        """An inbox receiving every message on ``topic_filter``, at the simulated time it arrives."""
+        sub = _Sub(topic_filter, Inbox(self.bus.env))
         self._subs.append(sub)
+        self._routes.clear()
         if self._client is not None:
             client = self._client
             self.bus.spawn(self._subscribe_on(client, topic_filter))
-        return sub.store
+        return sub.inbox
 
     def announce(self, kind: str, state_topic: str) -> None:
         """Be born: the connection publishes a retained birth, and its will a death."""
@@ -218,28 +396,22 @@ class MqttEndpoint:
     # ------------------------------------------------------------ sending
 
     def _send(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
-        client = self._client
-        if client is None:
-            if qos == 0:
-                self.bus.stats.dropped += 1
-            elif len(self._outbox) < OUTBOX_LIMIT:
-                self._outbox.append((topic, payload, qos, retain))
-            else:
-                self.bus.stats.dropped += 1
-            return
-        self.bus.spawn(self._publish_on(client, topic, payload, qos, retain))
+        # Handed to the client at once, in call order: no task, no await per message.
+        link = self._link
+        if link is not None:
+            if link.publish(topic, payload, qos, retain):
+                return
+            log.debug("%s: publish on %s refused: not connected", self.node_id, topic)
+        if qos > 0 and len(self._outbox) < OUTBOX_LIMIT:
+            self._outbox.append((topic, payload, qos, retain))
+        else:
+            self.bus.stats.dropped += 1
 
-    async def _publish_on(
-        self, client: aiomqtt.Client, topic: str, payload: bytes, qos: int, retain: bool
-    ) -> None:
-        try:
-            await client.publish(topic, payload, qos=qos, retain=retain, timeout=30)
-        except aiomqtt.MqttError as exc:
-            if qos == 0:
-                self.bus.stats.dropped += 1
-            else:
-                self._outbox.append((topic, payload, qos, retain))
-            log.debug("%s: publish on %s failed: %s", self.node_id, topic, exc)
+    def _send_outbox(self) -> None:
+        held = list(self._outbox)
+        self._outbox.clear()
+        for publication in held:
+            self._send(*publication)
 
     async def _subscribe_on(self, client: aiomqtt.Client, topic_filter: str) -> None:
         ch = topic_filter.rsplit("/", 1)[-1]
@@ -249,13 +421,25 @@ class MqttEndpoint:
 
     # ------------------------------------------------------------ receiving
 
+    def _on_message(self, topic: str, payload: object) -> None:
+        # Called by paho inside aiomqtt's socket callback: an exception here would be taken
+        # for a broken connection, so whatever goes wrong is counted and logged instead.
+        try:
+            if isinstance(payload, (bytes, bytearray)):
+                self._receive(topic, bytes(payload))
+            else:
+                self.bus.reject(topic, "malformed", "payload is not bytes")
+        except Exception:
+            log.exception("%s: failed to handle a message on %s", self.node_id, topic)
+            self.bus.reject(topic, "error", "handling failed")
+
     def _receive(self, topic: str, payload: bytes) -> None:
         try:
             msg = codec.decode(payload)
         except codec.DecodeError as exc:
             self.bus.reject(topic, exc.reason, exc.detail)
             return
-        channel = self.bus.topics.channel_of(topic)
+        channel = self.bus.channel_of(topic)
         if channel is None:
             self.bus.reject(topic, "unknown_topic", "not under this run's topic root")
             return
@@ -279,20 +463,38 @@ class MqttEndpoint:
         if len(queue) >= limit:
             queue.popleft()
             self.bus.stats.dropped += 1
+        else:
+            self._queued += 1
         queue.append((topic, msg))
         self.bus.wake()
 
+    def _inboxes(self, topic: str) -> list[Inbox]:
+        inboxes = self._routes.get(topic)
+        if inboxes is None:
+            if len(self._routes) >= TOPIC_CACHE:
+                self._routes.clear()
+            inboxes = [sub.inbox for sub in self._subs if matches(sub.topic_filter, topic)]
+            self._routes[topic] = inboxes
+        return inboxes
+
+    @property
+    def queued(self) -> int:
+        """Messages received and not yet delivered."""
+        return self._queued
+
     def flush(self) -> int:
-        """Deliver queued messages into the subscribers' stores; control channels first."""
+        """Deliver queued messages into the subscribers' inboxes; control channels first."""
+        if not self._queued:
+            return 0
         n = 0
         for name in self.bus.delivery_order:
             queue = self._inbound[name]
             while queue:
                 topic, msg = queue.popleft()
-                for sub in self._subs:
-                    if matches(sub.topic_filter, topic):
-                        sub.store.put(msg)
-                        n += 1
+                for inbox in self._inboxes(topic):
+                    inbox.put(msg)
+                    n += 1
+        self._queued = 0
         self.bus.stats.delivered += n
         return n
 
@@ -300,7 +502,8 @@ class MqttEndpoint:
 
     def watch(self, topic_filter: str) -> None:
         """Monitor connection: every message on ``topic_filter`` goes to the bus taps (no birth, no will)."""
-        self._subs.append(_Sub(topic_filter, simpy.Store(self.bus.env)))
+        self._subs.append(_Sub(topic_filter, Inbox(self.bus.env)))
+        self._routes.clear()
         if self._task is None:
             self._task = self.bus.spawn(self._run())
 
@@ -334,8 +537,15 @@ class MqttEndpoint:
                 timeout=10,
             )
             client.pending_calls_threshold = 10_000
+            link: _PahoLink | None = None
             try:
                 async with client:
+                    # Before subscribing: every message goes to _on_message, none to aiomqtt's queue.
+                    try:
+                        link = _PahoLink(client, self._on_message)
+                    except RuntimeError as exc:
+                        log.critical("%s: %s", self.node_id, exc)
+                        raise
                     connected_at = time.monotonic()
                     if self._ever_connected:
                         self.bus.stats.reconnects += 1
@@ -344,19 +554,16 @@ class MqttEndpoint:
                     for sub in self._subs:
                         await self._subscribe_on(client, sub.topic_filter)
                     if self.state_topic is not None:
-                        await client.publish(
-                            self.state_topic, self._state(m.NodeStatus.BIRTH), qos=1, retain=True
-                        )
+                        birth = self._state(m.NodeStatus.BIRTH)
+                        await link.publish_acknowledged(self.state_topic, birth, retain=True, timeout_s=10)
                     self._client = client
+                    self._link = link
                     self.connected.set()
-                    while self._outbox:
-                        self._send(*self._outbox.popleft())
+                    self._send_outbox()
+                    # Messages arrive through _on_message; this waits for the connection to end
+                    # (aiomqtt raises MqttError then) and passes on anything aiomqtt still queued.
                     async for message in client.messages:
-                        payload = message.payload
-                        if isinstance(payload, (bytes, bytearray)):
-                            self._receive(str(message.topic), bytes(payload))
-                        else:
-                            self.bus.reject(str(message.topic), "malformed", "payload is not bytes")
+                        self._on_message(str(message.topic), message.payload)
             except aiomqtt.MqttError as exc:
                 if not self._stopping:
                     # Once per outage at warning level; the retries themselves at debug.
@@ -366,7 +573,13 @@ class MqttEndpoint:
                     )
             finally:
                 self._client = None
+                self._link = None
                 self.connected.clear()
+                if link is not None:
+                    # Sent again on the next connection, ahead of what was held meanwhile.
+                    lost, resend = link.unsettled()
+                    self.bus.stats.dropped += lost
+                    self._outbox.extendleft(reversed(resend))
             if self._stopping:
                 break
             if connected_at is not None and time.monotonic() - connected_at > STABLE_S:
@@ -386,12 +599,11 @@ class MqttEndpoint:
     async def close(self, graceful: bool = True) -> None:
         """Leave: a graceful close publishes the death certificate itself."""
         self._stopping = True
-        client = self._client
-        if client is not None and graceful and self.state_topic is not None:
-            with contextlib.suppress(aiomqtt.MqttError, asyncio.TimeoutError):
-                await client.publish(
-                    self.state_topic, self._state(m.NodeStatus.DEATH), qos=1, retain=True, timeout=2
-                )
+        link = self._link
+        if link is not None and graceful and self.state_topic is not None:
+            with contextlib.suppress(aiomqtt.MqttError):
+                death = self._state(m.NodeStatus.DEATH)
+                await link.publish_acknowledged(self.state_topic, death, retain=True, timeout_s=2)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
@@ -424,6 +636,7 @@ class MqttBus:
         self._taps: list[Tap] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._wake: Callable[[], None] = lambda: None
+        self._channels: dict[str, Channel | None] = {}
 
     def endpoint(self, node_id: str) -> MqttEndpoint:
         """A node's own connection (started by ``announce``); the same one again for the same id."""
@@ -451,6 +664,16 @@ class MqttBus:
         """Tell the pacer there is something to deliver."""
         self._wake()
 
+    def channel_of(self, topic: str) -> Channel | None:
+        """``topics.channel_of(topic)``, remembered."""
+        try:
+            return self._channels[topic]
+        except KeyError:
+            if len(self._channels) >= TOPIC_CACHE:
+                self._channels.clear()
+            channel = self._channels[topic] = self.topics.channel_of(topic)
+            return channel
+
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
         """Run ``coro`` in the background, keeping a reference until it ends."""
         task = asyncio.get_running_loop().create_task(coro)
@@ -471,7 +694,7 @@ class MqttBus:
 
     def pending(self) -> bool:
         """True when some endpoint holds undelivered messages."""
-        return any(any(q for q in ep._inbound.values()) for ep in self.endpoints)
+        return any(ep.queued for ep in self.endpoints)
 
     def tap_all(self, time_s: float, topic: str, payload: bytes, msg: m.Message) -> None:
         """Feed the taps (used by the monitor)."""
