@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import simpy
 
-from bmc.engine.clock import Pacer
+from bmc.engine.clock import Pacer, sleep_until
 from protocols import messages as m
 from protocols.mqtt import BrokerConfig, BrokerError
 from tests.transport.conftest import (
@@ -181,6 +181,52 @@ def test_pacer_wake_injects_at_the_current_simulated_time() -> None:
     # The consumer had it at that same simulated time, not at the next deadline.
     assert got == [(pytest.approx(t), "external")]
     assert env.now == pytest.approx(1.0)
+
+
+def test_pacer_delivers_a_message_arriving_just_before_a_deadline_after_its_events() -> None:
+    # Delivered at once, its node work could make the deadline late: it waits for the deadline.
+    env = simpy.Environment()
+    log: list[tuple[str, float]] = []
+    store = simpy.Store(env)
+    pending: list[str] = []
+
+    def ticker() -> Any:
+        while True:
+            yield env.timeout(0.5)
+            log.append(("tick", env.now))
+
+    def consumer() -> Any:
+        while True:
+            item = yield store.get()
+            log.append((item, env.now))
+
+    env.process(ticker())
+    env.process(consumer())
+    pacer = Pacer(env, speed=10.0)
+
+    def deliver() -> int:
+        for item in pending:
+            store.put(item)
+        n = len(pending)
+        pending.clear()
+        return n
+
+    async def outside(t0: float) -> None:
+        # 0.5 s simulated at 10x: 50 ms wall; arrive inside the guard window before it.
+        await sleep_until(t0 + 0.05 - Pacer.GUARD_S / 2, spin_s=0.003)
+        pending.append("external")
+        pacer.wake()
+
+    async def main() -> None:
+        await asyncio.gather(pacer.run(0.75, deliver), outside(time.perf_counter()))
+
+    asyncio.run(main())
+    assert log[0] == ("tick", 0.5)
+    name, t = log[1]
+    assert name == "external"
+    # Right after the deadline's events: at most the guard window later, in simulated time.
+    assert 0.5 <= t <= 0.5 + 2 * Pacer.GUARD_S * 10, t
+    assert min(pacer.lateness_s) >= 0.0
 
 
 def test_pacer_refuses_a_bad_speed() -> None:
