@@ -20,7 +20,7 @@ import numpy as np
 from protocols import messages as m
 from protocols.recording import log_record
 
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
+COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "<=": operator.le,
     ">=": operator.ge,
     "==": operator.eq,
@@ -28,9 +28,10 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
     ">": operator.gt,
 }
-_CHECK = re.compile(
-    r"^\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*(<=|>=|==|!=|<|>)\s*(-?[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)\s*$"
-)
+"""The comparison operators of checks (here and in sweep checks, :mod:`bmc.engine.stats`)."""
+OP_PATTERN = r"(<=|>=|==|!=|<|>)"
+NUMBER_PATTERN = r"(-?[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)"
+_CHECK = re.compile(rf"^\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*{OP_PATTERN}\s*{NUMBER_PATTERN}\s*$")
 
 METRICS = (
     "sim_time_s",
@@ -68,7 +69,7 @@ class Check:
             seen = seen.get(part) if isinstance(seen, dict) else None
         if seen is None:
             return False, None
-        return bool(_OPS[self.op](seen, self.value)), seen
+        return bool(COMPARISONS[self.op](seen, self.value)), seen
 
 
 def parse_check(text: str) -> Check:

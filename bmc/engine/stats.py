@@ -21,16 +21,15 @@ condition, as a single-run check on an undefined metric fails.
 from __future__ import annotations
 
 import math
-import operator
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 from scipy.special import ndtri, stdtrit  # quantiles of t and normal; scipy.stats is slow to import
 
-from bmc.engine.metrics import METRICS, parse_check
+from bmc.engine.metrics import COMPARISONS, METRICS, NUMBER_PATTERN, OP_PATTERN, parse_check
 
 STATS = ("mean", "p50", "p95", "min", "max")
 """Statistics a ``<metric>.<stat>`` check may name."""
@@ -38,19 +37,11 @@ STATS = ("mean", "p50", "p95", "min", "max")
 CONFIDENCE = 0.95
 """Confidence level of the intervals in summaries and check results."""
 
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "<=": operator.le,
-    ">=": operator.ge,
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    ">": operator.gt,
-}
-_OP = r"(<=|>=|==|!=|<|>)"
-_NUM = r"(-?[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)"
 _METRIC = r"([A-Za-z_][A-Za-z0-9_.\-]*)"
-_STAT_CHECK = re.compile(rf"^\s*{_METRIC}\.({'|'.join(STATS)})\s*{_OP}\s*{_NUM}\s*$")
-_PROB_CHECK = re.compile(rf"^\s*P\(\s*{_METRIC}\s*{_OP}\s*{_NUM}\s*\)\s*{_OP}\s*{_NUM}\s*$")
+_STAT_CHECK = re.compile(rf"^\s*{_METRIC}\.({'|'.join(STATS)})\s*{OP_PATTERN}\s*{NUMBER_PATTERN}\s*$")
+_PROB_CHECK = re.compile(
+    rf"^\s*P\(\s*{_METRIC}\s*{OP_PATTERN}\s*{NUMBER_PATTERN}\s*\)\s*{OP_PATTERN}\s*{NUMBER_PATTERN}\s*$"
+)
 _GRAMMAR = (
     "'<metric> <op> <number>' (every run), '<metric>.<stat> <op> <number>' with stat one of "
     f"{', '.join(STATS)}, or 'P(<metric> <op> <number>) <op> <number>'"
@@ -163,12 +154,12 @@ class SweepCheck:
                 ci = mean_interval(xs)
         else:
             assert self.cond_op is not None and self.cond_value is not None
-            cond = _OPS[self.cond_op]
+            cond = COMPARISONS[self.cond_op]
             n = len(seen)
             hits = sum(1 for v in defined(seen) if cond(v, self.cond_value))
             value = hits / n if n else None
             ci = wilson_interval(hits, n)
-        ok = value is not None and bool(_OPS[self.op](value, self.value))
+        ok = value is not None and bool(COMPARISONS[self.op](value, self.value))
         out: dict[str, Any] = {
             "check": self.text,
             "ok": ok,
