@@ -125,14 +125,7 @@ class MqttReplay:
 
     def pacing(self) -> dict[str, float | None]:
         """p50, p99 and max lateness of publications behind their deadline, milliseconds."""
-        if not self.lateness_s:
-            return {"p50_ms": None, "p99_ms": None, "max_ms": None}
-        arr = sorted(self.lateness_s)
-
-        def pct(q: float) -> float:
-            return round(arr[min(len(arr) - 1, int(q * (len(arr) - 1) + 0.5))] * 1e3, 3)
-
-        return {"p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": round(arr[-1] * 1e3, 3)}
+        return clock.lateness_summary(self.lateness_s)
 
     def within_tolerance(self) -> bool:
         """True when p99 and max lateness are within :data:`PACING_TOLERANCE_MS`."""

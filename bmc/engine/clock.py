@@ -176,11 +176,16 @@ class Pacer:
 
     def lateness_summary(self) -> dict[str, float | None]:
         """p50, p99 and max of deadline lateness, milliseconds."""
-        if not self.lateness_s:
-            return {"p50_ms": None, "p99_ms": None, "max_ms": None}
-        arr = sorted(self.lateness_s)
+        return lateness_summary(self.lateness_s)
 
-        def pct(q: float) -> float:
-            return round(arr[min(len(arr) - 1, int(q * (len(arr) - 1) + 0.5))] * 1e3, 3)
 
-        return {"p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": round(arr[-1] * 1e3, 3)}
+def lateness_summary(lateness_s: list[float]) -> dict[str, float | None]:
+    """p50, p99 and max of lateness values [s], in milliseconds (None when there are none)."""
+    if not lateness_s:
+        return {"p50_ms": None, "p99_ms": None, "max_ms": None}
+    arr = sorted(lateness_s)
+
+    def pct(q: float) -> float:
+        return round(arr[min(len(arr) - 1, int(q * (len(arr) - 1) + 0.5))] * 1e3, 3)
+
+    return {"p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": round(arr[-1] * 1e3, 3)}
