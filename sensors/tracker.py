@@ -42,11 +42,53 @@ _Q_POS_POS = np.kron(np.array([[1.0, 0.0], [0.0, 0.0]]), np.eye(3))
 _Q_POS_VEL = np.kron(np.array([[0.0, 1.0], [1.0, 0.0]]), np.eye(3))
 _Q_VEL_VEL = np.kron(np.array([[0.0, 0.0], [0.0, 1.0]]), np.eye(3))
 
-# Pieces of kron(F, F) for the transition F = I + dt * _NILPOTENT (position += dt * velocity).
-_NILPOTENT = np.kron(np.array([[0.0, 1.0], [0.0, 0.0]]), np.eye(3))
-_KRON_EYE = np.eye(36)
-_KRON_LINEAR = np.kron(_NILPOTENT, np.eye(6)) + np.kron(np.eye(6), _NILPOTENT)
-_KRON_QUADRATIC = np.kron(_NILPOTENT, _NILPOTENT)
+# Each track is one column of 27 floats: the state (6) and the upper triangle of its
+# symmetric 6x6 covariance, row by row (21), the order the wire's covariance field uses.
+_N_ROWS = 27
+_STATE_ROWS = 6
+_IU = np.triu_indices(6)
+_UPPER = np.zeros((6, 6), dtype=np.intp)
+"""Row of covariance entry (i, j) in a track column (both triangles)."""
+_UPPER[_IU] = _UPPER[_IU[1], _IU[0]] = _STATE_ROWS + np.arange(21)
+_COV_ROWS = _UPPER.reshape(36)
+"""Rows of the full 6x6 covariance, row-major."""
+_POS_ROWS = _UPPER[[0, 0, 0, 1, 1, 2], [0, 1, 2, 1, 2, 2]]
+"""Rows of the position block's 6 distinct entries (xx, xy, xz, yy, yz, zz)."""
+_PHT_ROWS = _UPPER[:, :3].reshape(18)
+"""Rows of P H^T (the first three columns of P), row-major (6, 3)."""
+_VEL_VAR_ROWS = _UPPER[[3, 4, 5], [3, 4, 5]]
+"""Rows of the velocity variances."""
+_FOLD_TO_UPPER = np.zeros((36, 21))
+"""Maps a full row-major 6x6 matrix to its 21 stored entries by summing both triangles."""
+_FOLD_TO_UPPER[np.arange(36), _COV_ROWS - _STATE_ROWS] = 1.0
+
+
+def _motion_matrices(dt_s: float, q: float) -> tuple[FloatArray, FloatArray]:
+    """(A, c) with column' = A @ column + c predicting a track ``dt_s`` ahead.
+
+    A applies the constant-velocity transition F to the state and F P F^T to the
+    covariance's 21 entries: row (i, j) of kron(F, F), with the coefficients of P's
+    (k, l) and (l, k) added together since both are one stored entry. c adds the
+    process noise Q.
+    """
+    f = np.eye(6)
+    f[:3, 3:] = dt_s * np.eye(3)
+    a = np.zeros((_N_ROWS, _N_ROWS))
+    a[:_STATE_ROWS, :_STATE_ROWS] = f
+    a[_STATE_ROWS:, _STATE_ROWS:] = np.kron(f, f)[_IU[0] * 6 + _IU[1]] @ _FOLD_TO_UPPER
+    q_matrix = q * (dt_s**3 / 3.0 * _Q_POS_POS + dt_s**2 / 2.0 * _Q_POS_VEL + dt_s * _Q_VEL_VEL)
+    c = np.zeros((_N_ROWS, 1))
+    c[_STATE_ROWS:, 0] = q_matrix[_IU]
+    return a, c
+
+
+# Integer bookkeeping, one row each in a (5, N) array.
+_ID, _HITS, _MISSES, _SINCE_REPLY, _TRUTH = range(5)
+
+# Track status by (dropped, confirmed, misses == 0) read as a 3-bit number.
+_STATUS_OF = np.array([_TENTATIVE, _TENTATIVE, _COASTING, _CONFIRMED] + [_DROPPED] * 4, dtype=np.int64)
+# Identity by (recent IFF reply, fewer hits than confirm_hits) read as a 2-bit number.
+_IDENTITY_OF = np.array([_UNKNOWN_ID, _PENDING, _FRIEND, _FRIEND], dtype=np.int64)
 
 
 def classify(state: npt.ArrayLike) -> IntArray:
@@ -64,14 +106,28 @@ def classify(state: npt.ArrayLike) -> IntArray:
     return _classify_columns(np.asarray(state, dtype=np.float64).reshape(-1, 6).T)
 
 
+# Speed bands [m/s] and, per band, the height [m] below which the first class applies.
+_SPEED_BANDS_MPS = (90.0, 150.0, 350.0)
+_LOW_BELOW_M = np.array([1500.0, 1000.0, 300.0, -np.inf])
+_CLASS_OF = np.array(
+    [
+        [_UNKNOWN_CLASS, _DRONE],  # slow: high or low
+        [_TRANSPORT, _HELICOPTER],  # medium
+        [_FIGHTER, _CRUISE_MISSILE],  # fast
+        [_FIGHTER, _FIGHTER],  # very fast, at any height
+    ],
+    dtype=np.int64,
+).reshape(8)
+
+
 def _classify_columns(x: FloatArray) -> IntArray:
-    """:func:`classify` of component-major states (6, N)."""
-    speed_mps = np.sqrt(x[3] ** 2 + x[4] ** 2 + x[5] ** 2)
-    up_m = x[2]
-    fast = np.where((speed_mps < 350.0) & (up_m < 300.0), _CRUISE_MISSILE, _FIGHTER)
-    medium = np.where(up_m < 1000.0, _HELICOPTER, _TRANSPORT)
-    slow = np.where(up_m < 1500.0, _DRONE, _UNKNOWN_CLASS)
-    return np.where(speed_mps >= 150.0, fast, np.where(speed_mps >= 90.0, medium, slow)).astype(np.int64)
+    """:func:`classify` of component-major states (6, N), as a table lookup by speed band
+    and height (the rules' nested choices as a few whole-array operations)."""
+    speed_mps = np.sqrt(np.einsum("ij,ij->j", x[3:6], x[3:6]))
+    slow, fast, very_fast = _SPEED_BANDS_MPS
+    band = (speed_mps >= slow).astype(np.intp) + (speed_mps >= fast) + (speed_mps >= very_fast)
+    low = x[2] < _LOW_BELOW_M[band]
+    return np.asarray(_CLASS_OF[2 * band + low], dtype=np.int64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,34 +259,32 @@ def _gnn_assign(rows: IntArray, cols: IntArray, cost: FloatArray, n_rows: int, n
 
 
 def _candidate_pairs(
-    track_m: FloatArray, radius_m: FloatArray, plot_m: FloatArray
-) -> tuple[IntArray, IntArray]:
-    """(track, plot) pairs closer than the track's radius; positions are (3, N) and (3, M).
+    track_m: FloatArray, half_width_m: FloatArray, plot_m: FloatArray
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """(track, plot) pairs whose offset lies inside the track's box, with that offset
+    (3, K); positions and box half-widths are (3, N), plots (3, M); pairs grouped by track.
 
-    Sort-and-sweep along the horizontal axis where the plots spread most, then an
-    exact Euclidean check: fully vectorised, unlike a k-d tree's per-point lists.
+    Sort-and-sweep along the horizontal axis where the plots spread most, then the
+    exact box check on all three axes: fully vectorised, unlike a k-d tree's per-point
+    lists.
     """
     n_tracks = track_m.shape[1]
     horizontal = plot_m[:2]
     spread = horizontal.max(axis=1) - horizontal.min(axis=1)
     axis = 0 if spread[0] >= spread[1] else 1
     order = np.argsort(plot_m[axis], kind="stable")
-    key = plot_m[axis, order]
-    lo = np.searchsorted(key, track_m[axis] - radius_m, side="left")
-    hi = np.searchsorted(key, track_m[axis] + radius_m, side="right")
-    counts = hi - lo
-    total = int(counts.sum())
+    key = plot_m[axis][order]
+    centre, half = track_m[axis], half_width_m[axis]
+    lo = np.searchsorted(key, centre - half, side="left")
+    counts = np.searchsorted(key, centre + half, side="right") - lo
+    ends = np.cumsum(counts)
     rows = np.repeat(np.arange(n_tracks, dtype=np.int64), counts)
     # Position inside the sorted plots: window start of the row plus rank within the row.
-    first = np.cumsum(counts) - counts
-    cols = order[np.arange(total) + np.repeat(lo - first, counts)].astype(np.int64)
-    d2 = (
-        (plot_m[0, cols] - track_m[0, rows]) ** 2
-        + (plot_m[1, cols] - track_m[1, rows]) ** 2
-        + (plot_m[2, cols] - track_m[2, rows]) ** 2
-    )
-    near = d2 <= radius_m[rows] ** 2
-    return rows[near], cols[near]
+    cols = order[np.arange(int(ends[-1])) + np.repeat(lo - (ends - counts), counts)]
+    offset = plot_m.take(cols, axis=1) - track_m.take(rows, axis=1)
+    inside = np.abs(offset) <= half_width_m.take(rows, axis=1)
+    near = np.flatnonzero(inside[0] & inside[1] & inside[2])
+    return rows[near], cols[near].astype(np.int64, copy=False), offset.take(near, axis=1)
 
 
 # A symmetric 3x3 matrix per column as its 6 distinct entries (xx, xy, xz, yy, yz, zz):
@@ -238,54 +292,37 @@ def _candidate_pairs(
 # matrices is one contiguous 2-D take instead of a strided 3-D one.
 _SYM6_OF_33 = np.array([0, 1, 2, 4, 5, 8])
 """Positions of the 6 entries in a flattened 3x3 matrix."""
-_SYM6_OF_66 = np.array([0, 1, 2, 7, 8, 14])
-"""Positions of the position block's 6 entries in a flattened 6x6 matrix."""
 _FULL_OF_SYM6 = np.array([0, 1, 2, 1, 3, 4, 2, 4, 5])
 """Entry of the 6 for each cell of the flattened 3x3 matrix."""
-# Adjugate of [[a, b, c], [b, d, e], [c, e, f]] in the same 6-entry order: adj = p * q - r * s.
-_ADJ_P, _ADJ_Q = np.array([3, 2, 1, 0, 1, 0]), np.array([5, 4, 4, 5, 2, 3])
-_ADJ_R, _ADJ_S = np.array([4, 1, 2, 2, 0, 1]), np.array([4, 5, 3, 2, 4, 1])
-# Innovation products v_i v_j in the order (00, 11, 22, 01, 02, 12), and the inverse's entries to match.
-_VV_I, _VV_J = np.array([0, 1, 2, 0, 0, 1]), np.array([0, 1, 2, 1, 2, 2])
-_INV_FOR_VV = np.array([0, 3, 5, 1, 2, 4])
-
-
-def _sym3_inverse(s: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Inverses and determinants (K,) of symmetric 3x3 matrices given as 6 entries (6, K)."""
-    adj = s[_ADJ_P] * s[_ADJ_Q] - s[_ADJ_R] * s[_ADJ_S]
-    det = s[0] * adj[0] + s[1] * adj[1] + s[2] * adj[2]
-    # Singular input (an ideal sensor re-observed at the same instant) has det 0: its
-    # inverse is left at 0 and callers reject it through det > 0 (a masked divide is
-    # cheaper than np.errstate, whose context costs more than the division).
-    inverse = np.zeros_like(adj)
-    np.divide(adj, det, out=inverse, where=det != 0.0)
-    return inverse, det
+_DIAG_OF_SYM6 = np.array([0, 3, 5])
+"""Entries of the 6 on the diagonal."""
+# Adjugate of [[a, b, c], [b, d, e], [c, e, f]] in the same 6-entry order: adj = p * q - r * s,
+# formed as one (12, K) product of the (p, r) entries with the (q, s) entries.
+_ADJ_PR = np.array([3, 2, 1, 0, 1, 0, 4, 1, 2, 2, 0, 1])
+_ADJ_QS = np.array([5, 4, 4, 5, 2, 3, 4, 5, 3, 2, 4, 1])
+# v^T A v = sum over the 6 entries of weight * a * v_i v_j, off-diagonal entries twice.
+_VV_I, _VV_J = np.array([0, 0, 0, 1, 1, 2]), np.array([0, 1, 2, 1, 2, 2])
+_VV_WEIGHT = np.array([1.0, 2.0, 2.0, 1.0, 2.0, 1.0])
 
 
 class Tracker:
     """Holds the tracks of one radar. step() is the only mutator."""
 
-    # Internal arrays are component-major (state (6, N), covariance (6, 6, N)): every
-    # matrix entry is then a contiguous length-N vector, so the tiny 3x3/6x6 algebra
-    # runs as a few whole-array operations (numpy's per-call overhead, not arithmetic,
-    # dominates at N ~ 300).
+    # Tracks are columns: floats (27, N) = state and covariance upper triangle, ints
+    # (5, N) = id, hits, misses, scans since an IFF reply, truth index. Every matrix entry
+    # is then a contiguous length-N row, so the tiny 3x3/6x6 algebra runs as a few
+    # whole-array operations, and keeping, dropping or appending tracks is one operation
+    # per array (numpy's per-call overhead, not arithmetic, dominates at N ~ 100-300).
 
     def __init__(self, params: TrackerParams) -> None:
         """Start with no tracks; the first step() sets the clock."""
         self._params = params
         self._time_s: float | None = None
         self._next_id = 1
-        self._id: IntArray = np.zeros(0, dtype=np.int64)
-        self._x: FloatArray = np.zeros((6, 0))
-        self._p: FloatArray = np.zeros((6, 6, 0))
-        self._hits: IntArray = np.zeros(0, dtype=np.int64)
-        self._misses: IntArray = np.zeros(0, dtype=np.int64)
-        self._confirmed: BoolArray = np.zeros(0, dtype=np.bool_)
-        self._since_reply: IntArray = np.zeros(0, dtype=np.int64)
-        """Scans since the last IFF reply on each track (_NEVER when none)."""
-        self._truth: IntArray = np.zeros(0, dtype=np.int64)
+        self._f: FloatArray = np.zeros((_N_ROWS, 0))
+        self._n: IntArray = np.zeros((5, 0), dtype=np.int64)
         self._motion: tuple[float, FloatArray, FloatArray] | None = None
-        """(dt, kron(F, F), Q) of the last prediction."""
+        """(dt, A, c) of the last prediction."""
 
     @property
     def params(self) -> TrackerParams:
@@ -299,72 +336,70 @@ class Tracker:
 
     def __len__(self) -> int:
         """Number of live (not dropped) tracks."""
-        return int(self._id.shape[0])
+        return int(self._f.shape[1])
 
     def _predict(self, dt_s: float) -> None:
         """Propagate all tracks by ``dt_s`` [s] with the constant-velocity model."""
-        if dt_s == 0.0 or self._id.shape[0] == 0:
+        if dt_s == 0.0 or self._f.shape[1] == 0:
             return
-        self._x[:3] += dt_s * self._x[3:]
         if self._motion is None or self._motion[0] != dt_s:
-            # F P F^T for every track as one (36 x 36) @ (36 x N) product on the flattened
-            # covariances, with kron(F, F) = I + dt (N x I + I x N) + dt^2 (N x N); a radar
-            # steps by the same dt every scan, so both matrices are kept for the next one.
-            transition = _KRON_EYE + dt_s * _KRON_LINEAR + dt_s**2 * _KRON_QUADRATIC
-            q = self._params.process_noise_mps2**2
-            q_matrix = q * (dt_s**3 / 3.0 * _Q_POS_POS + dt_s**2 / 2.0 * _Q_POS_VEL + dt_s * _Q_VEL_VEL)
-            self._motion = (dt_s, transition, q_matrix[:, :, None])
-        _, transition, q_matrix = self._motion
-        n_tracks = self._id.shape[0]
-        self._p = (transition @ self._p.reshape(36, n_tracks)).reshape(6, 6, n_tracks) + q_matrix
+            # A radar steps by the same dt every scan: keep the matrices for the next one.
+            self._motion = (dt_s, *_motion_matrices(dt_s, self._params.process_noise_mps2**2))
+        _, a, c = self._motion
+        self._f = a @ self._f + c
 
     def _associate(self, z: FloatArray, r6: FloatArray) -> tuple[IntArray, IntArray, FloatArray]:
         """Matched (track, plot) index pairs by gated global nearest neighbour, with the
-        inverse innovation covariance (3, 3, K) of each pair for the update.
+        inverse innovation covariance (6 entries, K) of each pair for the update.
 
         ``z`` is (3, M) positions, ``r6`` (6, M) their covariances as 6 entries.
         """
-        n_tracks, n_plots = self._id.shape[0], z.shape[1]
-        empty = np.zeros(0, dtype=np.int64)
+        f = self._f
+        n_tracks, n_plots = f.shape[1], z.shape[1]
         if n_tracks == 0 or n_plots == 0:
-            return empty, empty, np.zeros((3, 3, 0))
-        hph = self._p.reshape(36, n_tracks)[_SYM6_OF_66]
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, np.zeros((6, 0))
+        hph = f.take(_POS_ROWS, axis=0)
         gate2 = self._params.gate_sigma**2
-        # Pre-gate: lambda_max(S) <= trace(S) <= trace(HPH^T) + max trace(R), and
-        # d^2 >= |v|^2 / lambda_max(S), so a plot outside this ball cannot pass the gate.
-        max_trace_r = float((r6[0] + r6[3] + r6[5]).max())
-        radius_m = np.sqrt(gate2 * (hph[0] + hph[3] + hph[5] + max_trace_r))
-        rows, cols = _candidate_pairs(self._x[:3], radius_m, z)
-        if rows.shape[0] == 0:
-            return empty, empty, np.zeros((3, 3, 0))
-        v = z[:, cols] - self._x[:3, rows]
-        s_inv, s_det = _sym3_inverse(hph[:, rows] + r6[:, cols])
-        terms = s_inv[_INV_FOR_VV] * v[_VV_I] * v[_VV_J]
-        d2 = terms[0] + terms[1] + terms[2] + 2.0 * (terms[3] + terms[4] + terms[5])
-        gated = np.flatnonzero((d2 <= gate2) & (s_det > 0.0))
+        # Pre-gate: for any axis e, (e.v)^2 <= d^2 (e^T S e) (Cauchy-Schwarz in the metric
+        # of S), so a pair inside the gate has |v_e| <= gate * sqrt(S_ee) on each axis, and
+        # S_ee <= HPH^T_ee + max R_ee: a plot outside that box cannot pass the gate.
+        max_r = r6.take(_DIAG_OF_SYM6, axis=0).max(axis=1, keepdims=True)
+        half_width_m = np.sqrt(gate2 * (hph.take(_DIAG_OF_SYM6, axis=0) + max_r))
+        rows, cols, v = _candidate_pairs(f[:3], half_width_m, z)
+        s = hph.take(rows, axis=1) + r6.take(cols, axis=1)
+        products = s.take(_ADJ_PR, axis=0) * s.take(_ADJ_QS, axis=0)
+        adj = products[:6] - products[6:]
+        det = np.einsum("ik,ik->k", s[:3], adj[:3])
+        # d^2 = v^T S^-1 v = v^T adj(S) v / det(S): gate on the numerator against
+        # gate^2 * det, so no pair needs a division before it passes. A singular S
+        # (an ideal sensor re-observed at the same instant) has det 0 and never passes.
+        quad = _VV_WEIGHT @ (adj * v.take(_VV_I, axis=0) * v.take(_VV_J, axis=0))
+        gated = np.flatnonzero((quad <= gate2 * det) & (det > 0.0))
+        det = det[gated]
         # The gate is on d^2, but pairs are scored by their negative log-likelihood,
         # d^2 + ln|S|: an uncertain (e.g. tentative) track must not outbid a precise one
         # for a plot merely because its wide S makes every plot look close.
-        cost = d2[gated] + np.log(s_det[gated])
-        chosen = gated[_gnn_assign(rows[gated], cols[gated], cost, n_tracks, n_plots)]
-        return rows[chosen], cols[chosen], s_inv[:, chosen][_FULL_OF_SYM6].reshape(3, 3, -1)
+        cost = quad[gated] / det + np.log(det)
+        pick = _gnn_assign(rows[gated], cols[gated], cost, n_tracks, n_plots)
+        chosen = gated[pick]
+        return rows[chosen], cols[chosen], adj.take(chosen, axis=1) / det[pick]
 
     def _update(self, tracks: IntArray, z: FloatArray, s_inv: FloatArray) -> None:
         """Kalman update of ``tracks`` with position plots ``z`` (3, K), given the inverse
-        innovation covariances ``s_inv`` (3, 3, K) from the association."""
-        if tracks.shape[0] == 0:
+        innovation covariances ``s_inv`` (6 entries, K) from the association."""
+        k = tracks.shape[0]
+        if k == 0:
             return
-        x = self._x[:, tracks]
-        p = self._p[:, :, tracks]
-        # Gain K = P H^T S^-1; P H^T is the first three columns of P. Batched matmul on
-        # transposed views beats broadcasting here.
-        gain = (p[:, :3].transpose(2, 0, 1) @ s_inv.transpose(2, 0, 1)).transpose(1, 2, 0)
-        v = z - x[:3]
-        x += gain[:, 0] * v[0] + gain[:, 1] * v[1] + gain[:, 2] * v[2]
-        # P - K H P (H P is the first three rows of P), symmetrised against rounding drift.
-        p = p - (gain.transpose(2, 0, 1) @ p[:3].transpose(2, 0, 1)).transpose(1, 2, 0)
-        self._x[:, tracks] = x
-        self._p[:, :, tracks] = 0.5 * (p + p.transpose(1, 0, 2))
+        column = self._f.take(tracks, axis=1)
+        pht = column.take(_PHT_ROWS, axis=0).reshape(6, 3, k)
+        # Gain K = P H^T S^-1, then x += K v and P -= K H P, whose entry (a, b) is
+        # sum_j K[a, j] P[b, j] (H P is the first three rows of P, and P is symmetric):
+        # only the 21 stored entries are formed, so P stays exactly symmetric.
+        gain = np.einsum("ijk,jlk->ilk", pht, s_inv.take(_FULL_OF_SYM6, axis=0).reshape(3, 3, k))
+        column[:_STATE_ROWS] += np.einsum("ijk,jk->ik", gain, z - column[:3])
+        column[_STATE_ROWS:] -= np.einsum("ujk,ujk->uk", gain.take(_IU[0], axis=0), pht.take(_IU[1], axis=0))
+        self._f[:, tracks] = column
 
     def step(
         self,
@@ -383,7 +418,7 @@ class Tracker:
         params = self._params
         z_rows = np.asarray(plots_position_m, dtype=np.float64).reshape(-1, 3)
         n_plots = z_rows.shape[0]
-        r_rows = np.asarray(plots_covariance_m2, dtype=np.float64).reshape(n_plots, 3, 3)
+        r_rows = np.asarray(plots_covariance_m2, dtype=np.float64).reshape(n_plots, 9)
         plot_truth = np.asarray(plots_truth_index, dtype=np.int64).reshape(-1)
         plot_iff = np.asarray(plots_iff_reply, dtype=np.bool_).reshape(-1)
         if plot_truth.shape[0] != n_plots or plot_iff.shape[0] != n_plots:
@@ -399,89 +434,78 @@ class Tracker:
                 raise ValueError(f"time_s {time_s!r} is before the previous step at {self._time_s!r}")
             self._predict(dt_s)
         self._time_s = float(time_s)
-        z = np.ascontiguousarray(z_rows.T)
-        r6 = np.ascontiguousarray(r_rows.reshape(n_plots, 9)[:, _SYM6_OF_33].T)
+        z = z_rows.T
+        r6 = r_rows.T.take(_SYM6_OF_33, axis=0)
 
-        matched_tracks, matched_plots, matched_s_inv = self._associate(z, r6)
-        self._update(matched_tracks, z[:, matched_plots], matched_s_inv)
+        tracks, plots, s_inv = self._associate(z, r6)
+        self._update(tracks, z.take(plots, axis=1), s_inv)
 
-        n_tracks = self._id.shape[0]
-        matched = np.zeros(n_tracks, dtype=np.bool_)
-        matched[matched_tracks] = True
-        self._hits[matched_tracks] += 1
-        self._misses[matched] = 0
-        self._misses[~matched] += 1
-        self._confirmed |= self._hits >= params.confirm_hits
-        self._since_reply += 1
-        self._since_reply[matched_tracks[plot_iff[matched_plots]]] = 0
-        self._truth[matched_tracks] = plot_truth[matched_plots]
+        n = self._n
+        n[_HITS, tracks] += 1
+        n[_MISSES] += 1
+        n[_MISSES, tracks] = 0
+        n[_SINCE_REPLY] += 1
+        n[_SINCE_REPLY, tracks[plot_iff[plots]]] = 0
+        n[_TRUTH, tracks] = plot_truth[plots]
+        # Hits only grow, so a track is confirmed for good once it has confirm_hits.
         # Tentative tracks get one miss of grace; confirmed ones coast drop_misses - 1 scans.
-        dropped = np.where(self._confirmed, self._misses >= params.drop_misses, self._misses >= 2)
+        confirmed = n[_HITS] >= params.confirm_hits
+        dropped = n[_MISSES] >= np.where(confirmed, params.drop_misses, 2)
 
         free = np.ones(n_plots, dtype=np.bool_)
-        free[matched_plots] = False
+        free[plots] = False
         new_plots = np.flatnonzero(free)
-        n_new = new_plots.shape[0]
-        if n_new:
-            self._start_tracks(z[:, new_plots], r6[:, new_plots], plot_truth[new_plots], plot_iff[new_plots])
-            dropped = np.concatenate([dropped, np.zeros(n_new, dtype=np.bool_)])
+        if new_plots.shape[0]:
+            self._start_tracks(
+                z.take(new_plots, axis=1),
+                r6.take(new_plots, axis=1),
+                plot_truth[new_plots],
+                plot_iff[new_plots],
+            )
+            dropped = np.concatenate([dropped, np.zeros(new_plots.shape[0], dtype=np.bool_)])
 
         result = self._track_set(dropped)
-        if np.any(dropped):
+        if dropped.any():
             keep = ~dropped
-            self._id = self._id[keep]
-            self._x = self._x[:, keep]
-            self._p = self._p[:, :, keep]
-            self._hits = self._hits[keep]
-            self._misses = self._misses[keep]
-            self._confirmed = self._confirmed[keep]
-            self._since_reply = self._since_reply[keep]
-            self._truth = self._truth[keep]
+            self._f = self._f.compress(keep, axis=1)
+            self._n = self._n.compress(keep, axis=1)
         return result
 
     def _start_tracks(self, z: FloatArray, r6: FloatArray, truth: IntArray, iff_reply: BoolArray) -> None:
         """Append tentative tracks at plots ``z`` (3, K) with covariances ``r6`` (6, K):
         zero velocity, wide velocity prior."""
         n_new = z.shape[1]
-        p = np.zeros((6, 6, n_new))
-        p[:3, :3] = r6[_FULL_OF_SYM6].reshape(3, 3, n_new)
-        speed_var = self._params.initial_speed_sigma_mps**2
-        p[3, 3] = p[4, 4] = p[5, 5] = speed_var
-        hits = np.ones(n_new, dtype=np.int64)
-        self._id = np.concatenate([self._id, np.arange(self._next_id, self._next_id + n_new, dtype=np.int64)])
+        f = np.zeros((_N_ROWS, n_new))
+        f[:3] = z
+        f[_POS_ROWS] = r6
+        f[_VEL_VAR_ROWS] = self._params.initial_speed_sigma_mps**2
+        n = np.empty((5, n_new), dtype=np.int64)
+        n[_ID] = np.arange(self._next_id, self._next_id + n_new)
+        n[_HITS] = 1
+        n[_MISSES] = 0
+        n[_SINCE_REPLY] = np.where(iff_reply, 0, _NEVER)
+        n[_TRUTH] = truth
         self._next_id += n_new
-        self._x = np.concatenate([self._x, np.concatenate([z, np.zeros((3, n_new))])], axis=1)
-        self._p = np.concatenate([self._p, p], axis=2)
-        self._hits = np.concatenate([self._hits, hits])
-        self._misses = np.concatenate([self._misses, np.zeros(n_new, dtype=np.int64)])
-        self._confirmed = np.concatenate([self._confirmed, hits >= self._params.confirm_hits])
-        self._since_reply = np.concatenate([self._since_reply, np.where(iff_reply, 0, _NEVER)])
-        self._truth = np.concatenate([self._truth, truth])
+        self._f = np.concatenate([self._f, f], axis=1)
+        self._n = np.concatenate([self._n, n], axis=1)
 
     def _track_set(self, dropped: BoolArray) -> TrackSet:
         """Snapshot of all tracks, marking ``dropped`` ones."""
-        status = np.where(
-            dropped,
-            _DROPPED,
-            np.where(self._confirmed, np.where(self._misses == 0, _CONFIRMED, _COASTING), _TENTATIVE),
-        ).astype(np.int64)
-        identity = np.where(
-            self._since_reply < self._params.iff_memory_scans,
-            _FRIEND,
-            np.where(self._hits < self._params.confirm_hits, _PENDING, _UNKNOWN_ID),
-        ).astype(np.int64)
-        # Explicit copies: the snapshot must not alias state that later steps mutate in place.
-        state = self._x.T.copy()
-        classification = _classify_columns(self._x)
+        f, n, params = self._f, self._n, self._params
+        confirmed = n[_HITS] >= params.confirm_hits
+        status = _STATUS_OF[4 * dropped + 2 * confirmed + (n[_MISSES] == 0)]
+        identity = _IDENTITY_OF[2 * (n[_SINCE_REPLY] < params.iff_memory_scans) + ~confirmed]
+        classification = _classify_columns(f)
         # A single plot says nothing about velocity; calling its zero velocity a hovering
         # drone would be a guess, not a measurement.
-        classification[self._hits < 2] = _UNKNOWN_CLASS
+        classification[n[_HITS] < 2] = _UNKNOWN_CLASS
+        # Fresh arrays throughout: the snapshot must not alias state that later steps mutate.
         return TrackSet(
-            track_id=self._id.copy(),
-            state=state,
-            covariance=self._p.transpose(2, 0, 1).copy(),
+            track_id=n[_ID].copy(),
+            state=f[:_STATE_ROWS].T.copy(),
+            covariance=f.take(_COV_ROWS, axis=0).T.reshape(-1, 6, 6),
             status=status,
             identity=identity,
             classification=classification,
-            truth_index=self._truth.copy(),
+            truth_index=n[_TRUTH].copy(),
         )

@@ -314,10 +314,15 @@ def test_gate_is_mahalanobis_distance_against_predicted_innovation_covariance(
     if associated:
         assert after.track_id.tolist() == [1]
         assert after.status.tolist() == [TrackStatus.CONFIRMED]
+        # The textbook Kalman update of the independent prediction.
+        gain = p_pred[:, :3] @ np.linalg.inv(s)
+        np.testing.assert_allclose(after.state[0], x_pred + gain @ (plot - x_pred[:3]), rtol=1e-9, atol=1e-6)
+        np.testing.assert_allclose(after.covariance[0], p_pred - gain @ p_pred[:3], rtol=1e-9, atol=1e-9)
     else:
         assert after.track_id.tolist() == [1, 2]
         assert after.status.tolist() == [TrackStatus.COASTING, TrackStatus.TENTATIVE]
         np.testing.assert_allclose(after.state[0], x_pred, atol=1e-6)
+        np.testing.assert_allclose(after.covariance[0], p_pred, rtol=1e-12)
 
 
 def test_uncertain_tentative_track_does_not_steal_plot_from_confirmed_track() -> None:
