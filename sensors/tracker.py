@@ -206,12 +206,12 @@ def _gnn_assign(rows: IntArray, cols: IntArray, cost: FloatArray, n_rows: int, n
     simple = (row_count[rows] == 1) & (col_count[cols] == 1)
     if simple.all():
         return np.arange(rows.shape[0], dtype=np.int64)
-    chosen = [np.flatnonzero(simple)]
-    hard_pairs = np.flatnonzero(~simple)
+    chosen = [simple.nonzero()[0]]
+    hard_pairs = (~simple).nonzero()[0]
     h_rows, h_cols, h_cost = rows[hard_pairs], cols[hard_pairs], cost[hard_pairs]
     # Unique ids and local indices by counting (cheaper than np.unique's sort at these sizes).
-    row_ids = np.flatnonzero(np.bincount(h_rows, minlength=n_rows))
-    col_ids = np.flatnonzero(np.bincount(h_cols, minlength=n_cols))
+    row_ids = np.bincount(h_rows, minlength=n_rows).nonzero()[0]
+    col_ids = np.bincount(h_cols, minlength=n_cols).nonzero()[0]
     row_lookup = np.empty(n_rows, dtype=np.int64)
     row_lookup[row_ids] = np.arange(row_ids.shape[0])
     col_lookup = np.empty(n_cols, dtype=np.int64)
@@ -272,18 +272,19 @@ def _candidate_pairs(
     horizontal = plot_m[:2]
     spread = horizontal.max(axis=1) - horizontal.min(axis=1)
     axis = 0 if spread[0] >= spread[1] else 1
-    order = np.argsort(plot_m[axis], kind="stable")
+    # Array methods rather than np.* functions below: no Python-level dispatch per call.
+    order = plot_m[axis].argsort(kind="stable")
     key = plot_m[axis][order]
     centre, half = track_m[axis], half_width_m[axis]
-    lo = np.searchsorted(key, centre - half, side="left")
-    counts = np.searchsorted(key, centre + half, side="right") - lo
-    ends = np.cumsum(counts)
-    rows = np.repeat(np.arange(n_tracks, dtype=np.int64), counts)
+    lo = key.searchsorted(centre - half, side="left")
+    counts = key.searchsorted(centre + half, side="right") - lo
+    ends = counts.cumsum()
+    rows = np.arange(n_tracks, dtype=np.int64).repeat(counts)
     # Position inside the sorted plots: window start of the row plus rank within the row.
-    cols = order[np.arange(int(ends[-1])) + np.repeat(lo - (ends - counts), counts)]
+    cols = order[np.arange(int(ends[-1])) + (lo - (ends - counts)).repeat(counts)]
     offset = plot_m.take(cols, axis=1) - track_m.take(rows, axis=1)
     inside = np.abs(offset) <= half_width_m.take(rows, axis=1)
-    near = np.flatnonzero(inside[0] & inside[1] & inside[2])
+    near = (inside[0] & inside[1] & inside[2]).nonzero()[0]
     return rows[near], cols[near].astype(np.int64, copy=False), offset.take(near, axis=1)
 
 
@@ -375,7 +376,7 @@ class Tracker:
         # gate^2 * det, so no pair needs a division before it passes. A singular S
         # (an ideal sensor re-observed at the same instant) has det 0 and never passes.
         quad = _VV_WEIGHT @ (adj * v.take(_VV_I, axis=0) * v.take(_VV_J, axis=0))
-        gated = np.flatnonzero((quad <= gate2 * det) & (det > 0.0))
+        gated = ((quad <= gate2 * det) & (det > 0.0)).nonzero()[0]
         det = det[gated]
         # The gate is on d^2, but pairs are scored by their negative log-likelihood,
         # d^2 + ln|S|: an uncertain (e.g. tentative) track must not outbid a precise one
@@ -454,7 +455,7 @@ class Tracker:
 
         free = np.ones(n_plots, dtype=np.bool_)
         free[plots] = False
-        new_plots = np.flatnonzero(free)
+        new_plots = free.nonzero()[0]
         if new_plots.shape[0]:
             self._start_tracks(
                 z.take(new_plots, axis=1),
