@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -125,15 +126,43 @@ def detection_probability(
     if not reference_rcs_m2 > 0.0:
         raise ValueError(f"reference_rcs_m2 must be > 0, got {reference_rcs_m2!r}")
     snr_ref = reference_snr(reference_pd, false_alarm_probability, swerling)
-    r = np.maximum(np.asarray(range_m, dtype=np.float64), 1.0)
-    rcs = np.maximum(np.asarray(rcs_m2, dtype=np.float64), 0.0)
+    pd = _detection_probability(
+        np.asarray(range_m, dtype=np.float64),
+        np.asarray(rcs_m2, dtype=np.float64),
+        snr_ref,
+        reference_range_m,
+        reference_rcs_m2,
+        false_alarm_probability,
+        swerling,
+    )
+    return np.asarray(np.minimum(pd, 1.0), dtype=np.float64)
+
+
+def _detection_probability(
+    range_m: FloatArray,
+    rcs_m2: FloatArray,
+    snr_ref: float,
+    reference_range_m: float,
+    reference_rcs_m2: float,
+    false_alarm_probability: float,
+    swerling: int,
+) -> FloatArray:
+    """:func:`detection_probability` without the checks and the clip at 1, for float64 arrays.
+
+    ``scan`` calls this every scan with a model whose parameters were checked when it was
+    built, and compares the result with uniforms in [0, 1), which compare the same against
+    ``min(pd, 1)`` as against ``pd``; so it leaves out that clip (a NaN stays a NaN either way).
+    """
+    r = np.maximum(range_m, 1.0)
+    rcs = np.maximum(rcs_m2, 0.0)
     snr = snr_ref * (rcs / reference_rcs_m2) * (reference_range_m / r) ** 4
     if swerling == 1:
         pd = np.power(false_alarm_probability, 1.0 / (1.0 + snr))
     else:
         pd = _swerling0_pd(np.minimum(snr, _MAX_SNR), -2.0 * math.log(false_alarm_probability))
     # Rounding in the special function can leave Pd a hair outside [Pfa, 1].
-    return np.asarray(np.minimum(np.maximum(pd, false_alarm_probability), 1.0), dtype=np.float64)
+    result: FloatArray = np.maximum(pd, false_alarm_probability)
+    return result
 
 
 def polar_to_enu(
@@ -241,6 +270,8 @@ class RadarModel:
     def __post_init__(self) -> None:
         if len(self.position_m) != 3 or not all(math.isfinite(v) for v in self.position_m):
             raise ValueError(f"position_m must be 3 finite numbers, got {self.position_m!r}")
+        # A tuple whatever sequence was given: scan() caches per model, which must hash.
+        object.__setattr__(self, "position_m", tuple(float(v) for v in self.position_m))
         for name in ("max_range_m", "reference_range_m", "reference_rcs_m2"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0.0):
@@ -282,6 +313,58 @@ class Plots:
         return int(self.truth_index.shape[0])
 
 
+_TWO_K_R_M = 2.0 * (4.0 / 3.0) * EARTH_RADIUS_M
+"""``2 k R`` [m] of :func:`horizon_range_m` at its default ``k``, in the same evaluation order."""
+
+
+class _ScanConstants(NamedTuple):
+    """What :func:`scan` derives from the model alone; arrays are read-only (they are shared)."""
+
+    radar_position_m: FloatArray
+    """(3,) antenna position [m]."""
+    radar_horizon_m: float
+    """The radar's term of :func:`horizon_range_m` [m]."""
+    snr_ref: float
+    """:func:`reference_snr` of the model."""
+    sigmas: FloatArray
+    """(3, 1) measurement sigmas of range [m], azimuth [rad], elevation [rad]."""
+    variances: FloatArray
+    """(3, 1) their squares."""
+    false_alarm_min_range_m: float
+    """Lower bound [m] of false-alarm range."""
+    false_alarm_scale: FloatArray
+    """(3, 1) factors of the false-alarm uniforms: range span [m], 2 (times pi after), max elevation [rad]."""
+
+
+def _read_only(values: list[list[float]] | tuple[float, ...]) -> FloatArray:
+    array = np.array(values, dtype=np.float64)
+    array.flags.writeable = False
+    return array
+
+
+@functools.lru_cache(maxsize=64)
+def _scan_constants(model: RadarModel) -> _ScanConstants:
+    # Cached because building a few tiny arrays costs more than the lookup, every scan.
+    min_range_m = min(FALSE_ALARM_MIN_RANGE_M, 0.5 * model.max_range_m)
+    return _ScanConstants(
+        radar_position_m=_read_only(model.position_m),
+        radar_horizon_m=math.sqrt(_TWO_K_R_M * max(model.position_m[2], 0.0)),
+        snr_ref=reference_snr(model.reference_pd, model.false_alarm_probability, model.swerling),
+        sigmas=_read_only([[model.sigma_range_m], [model.sigma_azimuth_rad], [model.sigma_elevation_rad]]),
+        variances=_read_only(
+            [[model.sigma_range_m**2], [model.sigma_azimuth_rad**2], [model.sigma_elevation_rad**2]]
+        ),
+        false_alarm_min_range_m=min_range_m,
+        false_alarm_scale=_read_only(
+            [
+                [model.max_range_m - min_range_m],
+                [2.0],
+                [min(model.max_elevation_rad, FALSE_ALARM_MAX_ELEVATION_RAD)],
+            ]
+        ),
+    )
+
+
 def scan(
     model: RadarModel,
     truth_position_m: npt.ArrayLike,
@@ -296,6 +379,11 @@ def scan(
     a pure function of the inputs and the generator state. Real plots come first,
     in truth order, then false alarms.
     """
+    # Radars call this every scan with a few hundred objects, where numpy's per-call overhead,
+    # not arithmetic, is the cost. So the public helpers (enu_to_polar, horizon_range_m,
+    # detection_probability, polar_to_enu, polar_covariance_to_enu) are inlined here with
+    # fewer calls but the same floating-point operations in the same order: the plots are
+    # bit for bit what composing the helpers gives (tests/unit/test_detection.py checks it).
     truth = np.asarray(truth_position_m, dtype=np.float64).reshape(-1, 3)
     n_truth = truth.shape[0]
     rcs = np.asarray(rcs_m2, dtype=np.float64).reshape(-1)
@@ -304,62 +392,131 @@ def scan(
         raise ValueError(
             f"truth_position_m has {n_truth} rows but rcs_m2 has {rcs.shape[0]} and iff {has_iff.shape[0]}"
         )
-    radar = np.asarray(model.position_m, dtype=np.float64)
+    const = _scan_constants(model)
 
     # Draw everything up front for all N so the stream does not depend on visibility.
+    # (The false-alarm uniforms are drawn below, still last; none are drawn for a count of 0.)
     detect_draw = rng.random(n_truth)
     noise = rng.standard_normal((n_truth, 3))
     iff_draw = rng.random(n_truth)
     n_false = int(rng.poisson(model.false_alarms_per_scan))
-    false_draw = rng.random((n_false, 3))
 
-    range_m, azimuth_rad, elevation_rad = enu_to_polar(radar, truth)
-    visible = (
-        (range_m <= model.max_range_m)
-        & (range_m <= horizon_range_m(radar[2], truth[:, 2]))
-        & (elevation_rad <= model.max_elevation_rad)
+    # enu_to_polar, writing range, azimuth and elevation as the rows of one (3, N) array
+    # so the noise is added to all three at once below.
+    d = truth - const.radar_position_m
+    east, north, up = d[:, 0], d[:, 1], d[:, 2]
+    polar = np.empty((3, n_truth))
+    horizontal_m = np.hypot(east, north)
+    range_m = np.hypot(horizontal_m, up, out=polar[0])
+    np.mod(np.arctan2(east, north), 2.0 * np.pi, out=polar[1])
+    elevation_rad = np.arctan2(up, horizontal_m, out=polar[2])
+
+    # Within the instrumented range, the radio horizon (horizon_range_m of the truth's
+    # height) and the elevation coverage. min(horizon, max range) leaves one range
+    # comparison; a NaN still compares false.
+    limit_m = np.maximum(truth[:, 2], 0.0)
+    limit_m *= _TWO_K_R_M
+    np.sqrt(limit_m, out=limit_m)
+    limit_m += const.radar_horizon_m
+    np.minimum(limit_m, model.max_range_m, out=limit_m)
+    visible = range_m <= limit_m
+    visible &= elevation_rad <= model.max_elevation_rad
+
+    # Pd only for the visible objects; usually all are, and then nothing needs gathering.
+    candidate = visible.nonzero()[0]
+    all_visible = candidate.shape[0] == n_truth
+    if all_visible:
+        candidate_range_m, candidate_rcs, candidate_draw = range_m, rcs, detect_draw
+    else:
+        candidate_range_m = range_m.take(candidate)
+        candidate_rcs = rcs.take(candidate)
+        candidate_draw = detect_draw.take(candidate)
+    pd = _detection_probability(
+        candidate_range_m,
+        candidate_rcs,
+        const.snr_ref,
+        model.reference_range_m,
+        model.reference_rcs_m2,
+        model.false_alarm_probability,
+        model.swerling,
     )
-    detected = visible.copy()
-    if np.any(visible):
-        pd = detection_probability(
-            range_m[visible],
-            rcs[visible],
-            reference_range_m=model.reference_range_m,
-            reference_rcs_m2=model.reference_rcs_m2,
-            reference_pd=model.reference_pd,
-            false_alarm_probability=model.false_alarm_probability,
-            swerling=model.swerling,
-        )
-        detected[visible] = detect_draw[visible] < pd
-    hit = np.flatnonzero(detected)
+    detected = candidate_draw < pd
+    hit = detected.nonzero()[0] if all_visible else candidate[detected]
 
     # Noise in the radar's own polar frame; range kept positive and elevation physical.
-    sigmas = np.array([model.sigma_range_m, model.sigma_azimuth_rad, model.sigma_elevation_rad])
-    meas = np.stack([range_m[hit], azimuth_rad[hit], elevation_rad[hit]], axis=-1) + noise[hit] * sigmas
-    meas_range_m = np.maximum(meas[:, 0], 1.0)
-    meas_azimuth_rad = np.mod(meas[:, 1], 2.0 * np.pi)
-    meas_elevation_rad = np.minimum(np.maximum(meas[:, 2], -np.pi / 2.0), np.pi / 2.0)
-    reply = has_iff[hit] & (iff_draw[hit] < model.iff_reply_probability) & model.iff
+    # Scaling and adding it for all N takes two calls, then the hits are gathered.
+    # order="C" gives the product polar's layout, which makes the addition cheaper.
+    meas = np.multiply(noise.T, const.sigmas, order="C")
+    meas += polar
+    plot_polar = meas.take(hit, axis=1)
+    np.maximum(plot_polar[0], 1.0, out=plot_polar[0])
+    np.mod(plot_polar[1], 2.0 * np.pi, out=plot_polar[1])
+    np.maximum(plot_polar[2], -np.pi / 2.0, out=plot_polar[2])
+    np.minimum(plot_polar[2], np.pi / 2.0, out=plot_polar[2])
+    truth_index = hit.astype(np.int64, copy=False)
+    if model.iff:
+        reply = iff_draw < model.iff_reply_probability
+        reply &= has_iff
+        iff_reply = reply.take(hit)
+    else:
+        iff_reply = np.zeros(hit.shape[0], dtype=np.bool_)
 
-    min_range_m = min(FALSE_ALARM_MIN_RANGE_M, 0.5 * model.max_range_m)
-    max_false_el_rad = min(model.max_elevation_rad, FALSE_ALARM_MAX_ELEVATION_RAD)
-    false_range_m = min_range_m + false_draw[:, 0] * (model.max_range_m - min_range_m)
-    false_azimuth_rad = false_draw[:, 1] * 2.0 * np.pi
-    false_elevation_rad = false_draw[:, 2] * max_false_el_rad
+    if n_false:
+        false_draw = rng.random((n_false, 3))
+        # Rows range, azimuth, elevation: min + u * span, u * 2 * pi (in that order), u * max.
+        false_polar = false_draw.T * const.false_alarm_scale
+        false_polar[0] += const.false_alarm_min_range_m
+        false_polar[1] *= np.pi
+        plot_polar = np.concatenate((plot_polar, false_polar), axis=1)
+        truth_index = np.concatenate((truth_index, np.full(n_false, -1, dtype=np.int64)))
+        iff_reply = np.concatenate((iff_reply, np.zeros(n_false, dtype=np.bool_)))
 
-    all_range_m = np.concatenate([meas_range_m, false_range_m])
-    all_azimuth_rad = np.concatenate([meas_azimuth_rad, false_azimuth_rad])
-    all_elevation_rad = np.concatenate([meas_elevation_rad, false_elevation_rad])
+    position_m, covariance_m2 = _plots_to_enu(const.radar_position_m, plot_polar, const.variances)
     return Plots(
-        position_m=polar_to_enu(radar, all_range_m, all_azimuth_rad, all_elevation_rad).reshape(-1, 3),
-        covariance_m2=polar_covariance_to_enu(
-            all_range_m,
-            all_azimuth_rad,
-            all_elevation_rad,
-            model.sigma_range_m,
-            model.sigma_azimuth_rad,
-            model.sigma_elevation_rad,
-        ),
-        truth_index=np.concatenate([hit.astype(np.int64), np.full(n_false, -1, dtype=np.int64)]),
-        iff_reply=np.concatenate([reply, np.zeros(n_false, dtype=np.bool_)]),
+        position_m=position_m, covariance_m2=covariance_m2, truth_index=truth_index, iff_reply=iff_reply
     )
+
+
+def _plots_to_enu(
+    radar_position_m: FloatArray, plot_polar: FloatArray, variances: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """ENU positions (M, 3) [m] and covariances (M, 3, 3) [m^2] of plots given as polar rows (3, M).
+
+    Bit for bit ``polar_to_enu`` and ``polar_covariance_to_enu`` of the rows (range [m],
+    azimuth [rad], elevation [rad]) with ``variances`` (3, 1) the squared sigmas, but each
+    sine and cosine is taken once and the products the two share are formed once.
+    """
+    range_m = plot_polar[0]
+    n_plots = plot_polar.shape[1]
+    # One call each for the sines and cosines of azimuth and elevation (rows 1 and 2).
+    sin_az_el = np.sin(plot_polar[1:])
+    cos_az_el = np.cos(plot_polar[1:])
+    sin_az, sin_el = sin_az_el[0], sin_az_el[1]
+    cos_az, cos_el = cos_az_el[0], cos_az_el[1]
+
+    # Component-major Jacobian (3, 3, M) as polar_covariance_to_enu builds it; columns are
+    # d/d range, d/d azimuth, d/d elevation of (east, north, up). Entries are written in
+    # place by one-dimensional operations (broadcasting ones cost more per call at this
+    # size), keeping the order of the products there: r * cos_el * cos_az is
+    # (r * cos_el) * cos_az and -r * sin_el * sin_az is ((-r) * sin_el) * sin_az.
+    jac = np.empty((3, 3, n_plots), dtype=np.float64)
+    horizontal_m = np.multiply(range_m, cos_el, out=jac[2, 2])
+    np.multiply(cos_el, sin_az, out=jac[0, 0])
+    north_m = np.multiply(horizontal_m, cos_az, out=jac[0, 1])
+    neg_range_m = -range_m
+    neg_range_sin_el = neg_range_m * sin_el
+    np.multiply(neg_range_sin_el, sin_az, out=jac[0, 2])
+    np.multiply(cos_el, cos_az, out=jac[1, 0])
+    np.multiply(np.multiply(neg_range_m, cos_el, out=jac[1, 1]), sin_az, out=jac[1, 1])
+    np.multiply(neg_range_sin_el, cos_az, out=jac[1, 2])
+    jac[2, 0] = sin_el
+    jac[2, 1] = 0.0
+    covariance_m2: FloatArray = np.einsum("ik...,jk...->...ij", jac * variances, jac)
+
+    # polar_to_enu: (horizontal sin az, horizontal cos az, r sin el) plus the radar position.
+    position_m = np.empty((n_plots, 3))
+    np.multiply(horizontal_m, sin_az, out=position_m[:, 0])
+    position_m[:, 1] = north_m
+    np.multiply(range_m, sin_el, out=position_m[:, 2])
+    position_m += radar_position_m
+    return position_m, covariance_m2

@@ -37,6 +37,8 @@ def track_report(scan_time_s: float, tracks: TrackSet, names: Sequence[str]) -> 
 
 
 _ACTIVE = int(m.ObjectStatus.ACTIVE)  # numpy compares a plain int faster than an IntEnum
+_NO_TRUTH = np.array([-1], dtype=np.int64)
+_NO_TRUTH.flags.writeable = False
 
 
 class RadarNode(Node):
@@ -94,15 +96,16 @@ class RadarNode(Node):
         now = self.now
         truth = self.truth
         if truth is not None:
-            active = np.flatnonzero(truth.status == _ACTIVE)
-            st = truth.state[active]
+            # take() rather than fancy indexing: the same rows at a fraction of the call overhead.
+            active = (truth.status == _ACTIVE).nonzero()[0]
+            st = truth.state.take(active, axis=0)
             pos = st[:, :3] + st[:, 3:] * (now - self.truth_time_s)
-            plots = scan(self.model, pos, truth.rcs_m2[active], truth.iff[active], self.rng)
+            plots = scan(self.model, pos, truth.rcs_m2.take(active), truth.iff.take(active), self.rng)
             names = truth.object_id
             # The tracker keeps indices across scans: map them to the stable full-report order.
-            truth_index = np.full(plots.truth_index.shape, -1, dtype=np.int64)
-            real = plots.truth_index >= 0
-            truth_index[real] = active[plots.truth_index[real]]
+            # Plots index the active objects and false alarms are -1, so one lookup through
+            # the active indices with a -1 appended (index -1 is that last entry) maps both.
+            truth_index = np.concatenate((active, _NO_TRUTH)).take(plots.truth_index)
         else:
             plots = scan(self.model, np.zeros((0, 3)), np.zeros(0), np.zeros(0, dtype=bool), self.rng)
             names = ()

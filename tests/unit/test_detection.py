@@ -371,3 +371,92 @@ def test_scan_rejects_mismatched_inputs() -> None:
 def test_radar_model_validation_quotes_bad_value(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=f"{field}.*{repr(value).replace('.', '[.]')}"):
         make_model(**{field: value})
+
+
+# --- scan against its reference composition -------------------------------------------------------
+
+
+def reference_scan(
+    model: RadarModel, truth: np.ndarray, rcs: np.ndarray, iff: np.ndarray, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """scan() written plainly with the public helpers; scan() inlines them and must agree bit for bit."""
+    n = int(truth.shape[0])
+    radar = np.asarray(model.position_m, dtype=np.float64)
+    detect_draw = rng.random(n)
+    noise = rng.standard_normal((n, 3))
+    iff_draw = rng.random(n)
+    n_false = int(rng.poisson(model.false_alarms_per_scan))
+    false_draw = rng.random((n_false, 3))
+    range_m, azimuth_rad, elevation_rad = enu_to_polar(radar, truth)
+    visible = (
+        (range_m <= model.max_range_m)
+        & (range_m <= horizon_range_m(radar[2], truth[:, 2]))
+        & (elevation_rad <= model.max_elevation_rad)
+    )
+    detected = visible.copy()
+    if np.any(visible):
+        pd = detection_probability(
+            range_m[visible],
+            rcs[visible],
+            reference_range_m=model.reference_range_m,
+            reference_rcs_m2=model.reference_rcs_m2,
+            reference_pd=model.reference_pd,
+            false_alarm_probability=model.false_alarm_probability,
+            swerling=model.swerling,
+        )
+        detected[visible] = detect_draw[visible] < pd
+    hit = np.flatnonzero(detected)
+    sigmas = np.array([model.sigma_range_m, model.sigma_azimuth_rad, model.sigma_elevation_rad])
+    meas = np.stack([range_m[hit], azimuth_rad[hit], elevation_rad[hit]], axis=-1) + noise[hit] * sigmas
+    min_range_m = min(500.0, 0.5 * model.max_range_m)
+    all_range_m = np.concatenate(
+        [np.maximum(meas[:, 0], 1.0), min_range_m + false_draw[:, 0] * (model.max_range_m - min_range_m)]
+    )
+    all_azimuth_rad = np.concatenate([np.mod(meas[:, 1], 2.0 * np.pi), false_draw[:, 1] * 2.0 * np.pi])
+    all_elevation_rad = np.concatenate(
+        [
+            np.minimum(np.maximum(meas[:, 2], -np.pi / 2.0), np.pi / 2.0),
+            false_draw[:, 2] * min(model.max_elevation_rad, math.radians(10.0)),
+        ]
+    )
+    reply = iff[hit] & (iff_draw[hit] < model.iff_reply_probability) & model.iff
+    return [
+        polar_to_enu(radar, all_range_m, all_azimuth_rad, all_elevation_rad).reshape(-1, 3),
+        polar_covariance_to_enu(all_range_m, all_azimuth_rad, all_elevation_rad, *sigmas.tolist()),
+        np.concatenate([hit.astype(np.int64), np.full(n_false, -1, dtype=np.int64)]),
+        np.concatenate([reply, np.zeros(n_false, dtype=np.bool_)]),
+    ]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"swerling": 0, "reference_pd": 0.5},
+        {"iff": False},
+        {"sigma_range_m": 0.0, "sigma_azimuth_rad": 0.0, "sigma_elevation_rad": 0.0},
+        {"max_range_m": 40_000.0, "max_elevation_rad": math.radians(20.0)},
+        {"position_m": (1_000.0, -2_000.0, -5.0), "reference_rcs_m2": 3.0},
+    ],
+)
+def test_scan_is_bit_for_bit_its_reference_composition(changes: dict[str, Any]) -> None:
+    model = make_model(false_alarms_per_scan=1.5, **changes)
+    rng = np.random.default_rng(11)
+    truth = rng.uniform([-80e3, -80e3, -50.0], [80e3, 80e3, 20e3], (300, 3))
+    truth[:4] = [model.position_m, [0.0, 30e3, 10.0], [0.0, 0.0, 5e3], [-20e3, 0.0, model.position_m[2]]]
+    rcs = rng.uniform(-0.5, 20.0, 300)  # a few negative: clipped at 0
+    iff = rng.random(300) < 0.5
+    generator, reference_generator = np.random.default_rng(12), np.random.default_rng(12)
+    seen = np.zeros(2, dtype=int)  # real plots, false alarms
+    for n in (300, 300, 37, 37, 1, 0, 0):
+        plots = scan(model, truth[:n], rcs[:n], iff[:n], generator)
+        reference = reference_scan(model, truth[:n], rcs[:n], iff[:n], reference_generator)
+        columns = (plots.position_m, plots.covariance_m2, plots.truth_index, plots.iff_reply)
+        for got, want in zip(columns, reference, strict=True):
+            assert got.dtype == want.dtype and got.shape == want.shape
+            assert got.tobytes() == want.tobytes()
+            assert got.size == 0 or got.strides == want.strides  # the tracker sees the same layout
+        assert plots.position_m.flags.c_contiguous
+        assert generator.bit_generator.state == reference_generator.bit_generator.state
+        seen += np.count_nonzero(plots.truth_index >= 0), np.count_nonzero(plots.truth_index < 0)
+    assert np.all(seen > 0)  # both kinds of plot were compared
