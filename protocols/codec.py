@@ -72,6 +72,12 @@ _TRACK_TAG = _tags(pb.TrackReport)
 _TRUTH_TAG = _tags(pb.TruthReport)
 _SCAN_TIME_TAG = wire.tag(pb.TrackReport.DESCRIPTOR.fields_by_name["scan_time_s"].number, 1)
 _HEADER_TAG = wire.tag(pb.Envelope.DESCRIPTOR.fields_by_name["header"].number)
+_TRACK_STATE_TAGS = tuple(_TRACK_TAG[c] for c in _STATE_COLS)
+_TRUTH_STATE_TAGS = tuple(_TRUTH_TAG[c] for c in _STATE_COLS)
+_TRACK_SMALL_TAGS = (_TRACK_TAG["status"], _TRACK_TAG["identity"], _TRACK_TAG["classification"])
+_TRUTH_SMALL_TAGS = (_TRUTH_TAG["kind"], _TRUTH_TAG["friendly"], _TRUTH_TAG["iff"], _TRUTH_TAG["status"])
+_UPPER = _IU[0] * 6 + _IU[1]
+"""Flat index of the 21 upper-triangle cells among the 36 of a covariance."""
 
 
 def _fill_track_report(p: Any, r: m.TrackReport) -> None:
@@ -198,10 +204,8 @@ BODY_FIELDS: dict[type, str] = {cls: name for cls, (name, _) in _FILL.items()}
 def _track_report_wire(r: m.TrackReport) -> bytes | None:
     """``TrackReport`` bytes; None when an enum column needs protobuf's own rules."""
     t = _TRACK_TAG
-    status = wire.packed_small(t["status"], r.status)
-    identity = wire.packed_small(t["identity"], r.identity)
-    classification = wire.packed_small(t["classification"], r.classification)
-    if status is None or identity is None or classification is None:
+    small = wire.packed_small_columns(_TRACK_SMALL_TAGS, (r.status, r.identity, r.classification))
+    if small is None:
         return None
     # Multi-byte varints and strings are cheapest through protobuf, one field per scratch message.
     ids = pb.TrackReport()
@@ -209,47 +213,104 @@ def _track_report_wire(r: m.TrackReport) -> bytes | None:
     strings = pb.TrackReport()
     strings.truth_id.extend(r.truth_id)
     scan_time = struct.pack("<d", r.scan_time_s)
-    st = r.state
+    n = r.covariance.shape[0]
+    # The 21 upper-triangle cells by one flat index: cheaper than indexing with row and column arrays.
+    upper = r.covariance.reshape(n, 36).take(_UPPER, axis=1)
     return b"".join(
         (
             _SCAN_TIME_TAG + scan_time if scan_time != _ZERO_DOUBLE else b"",
             ids.SerializeToString(),
-            *(wire.packed_fixed(t[c], st[:, i], "<f8") for i, c in enumerate(_STATE_COLS)),
-            wire.packed_fixed(t["covariance"], r.covariance[:, _IU[0], _IU[1]], "<f4"),
-            status,
-            identity,
-            classification,
+            *wire.packed_fixed_columns(_TRACK_STATE_TAGS, r.state, "<f8"),
+            wire.packed_fixed(t["covariance"], upper, "<f4"),
+            *small,
             strings.SerializeToString(),
         )
     )
 
 
+class _LastStrings:
+    """The last column of strings of one field encoded or decoded, with its wire bytes.
+
+    A run's truth reports name the same objects every time, in the same tuple:
+    protobuf need not encode those few hundred strings again, nor a decode build
+    them again as Python strings when the payload carries the very same bytes.
+    """
+
+    def __init__(self, message: Any, field: str) -> None:
+        self._message = message
+        self._field = field
+        self._last: tuple[tuple[str, ...], bytes] = ((), b"")
+
+    def _wire(self, values: tuple[str, ...]) -> bytes:
+        scratch = self._message()
+        getattr(scratch, self._field).extend(values)
+        data: bytes = scratch.SerializeToString()
+        return data
+
+    def encode(self, values: tuple[str, ...]) -> bytes:
+        """The field's wire bytes for ``values``."""
+        values = tuple(values)  # the same object when it is a tuple already
+        last = self._last  # one read: safe if another thread replaces it meanwhile
+        if last[0] is values or last[0] == values:
+            return last[1]
+        data = self._wire(values)
+        self._last = (values, data)
+        return data
+
+    def decoded(self, parsed: Any, payload: bytes, start: int | None) -> tuple[str, ...]:
+        """``tuple(parsed)``: the field as a column view parsed it from ``payload``, where the
+        message holding it starts at ``start`` (None: unknown).
+
+        The last column again when the message opens with exactly its bytes and holds
+        as many strings: those bytes are then all of the field's occurrences.
+        """
+        values, data = self._last
+        if start is not None and len(parsed) == len(values) and payload.startswith(data, start):
+            return values
+        values = tuple(parsed)
+        if start is not None:
+            data = self._wire(values)
+            if payload.startswith(data, start):  # written first, as we write it: worth keeping
+                self._last = (values, data)
+        return values
+
+
+def _body_start(payload: bytes, body_tag: bytes) -> int | None:
+    """Where the body's bytes start in an ``Envelope`` laid out as :func:`encode` lays it
+    out, the header then the body; None when it is laid out otherwise."""
+    if not payload.startswith(_HEADER_TAG):
+        return None
+    size, pos = wire.read_varint(payload, len(_HEADER_TAG))
+    pos += size
+    if not payload.startswith(body_tag, pos):
+        return None
+    return wire.read_varint(payload, pos + len(body_tag))[1]
+
+
+_OBJECT_IDS = _LastStrings(pb.TruthReport, "object_id")
+
+
 def _truth_report_wire(r: m.TruthReport) -> bytes | None:
     """``TruthReport`` bytes; None when an enum column needs protobuf's own rules."""
-    t = _TRUTH_TAG
-    kind = wire.packed_small(t["kind"], r.kind)
-    friendly = wire.packed_small(t["friendly"], r.friendly)
-    iff = wire.packed_small(t["iff"], r.iff)
-    status = wire.packed_small(t["status"], r.status)
-    if kind is None or friendly is None or iff is None or status is None:
+    small = wire.packed_small_columns(_TRUTH_SMALL_TAGS, (r.kind, r.friendly, r.iff, r.status))
+    if small is None:
         return None
-    strings = pb.TruthReport()
-    strings.object_id.extend(r.object_id)
-    st = r.state
+    kind, friendly, iff, status = small
     return b"".join(
         (
-            strings.SerializeToString(),
+            _OBJECT_IDS.encode(r.object_id),
             kind,
             friendly,
             iff,
-            wire.packed_fixed(t["rcs_m2"], r.rcs_m2, "<f4"),
+            wire.packed_fixed(_TRUTH_TAG["rcs_m2"], r.rcs_m2, "<f4"),
             status,
-            *(wire.packed_fixed(t[c], st[:, i], "<f8") for i, c in enumerate(_STATE_COLS)),
+            *wire.packed_fixed_columns(_TRUTH_STATE_TAGS, r.state, "<f8"),
         )
     )
 
 
 _ZERO_DOUBLE = bytes(8)
+_TRUTH_BODY_TAG = wire.tag(pb.Envelope.DESCRIPTOR.fields_by_name["truth_report"].number)
 _WIRE: dict[type, Callable[[Any], bytes | None]] = {
     m.TrackReport: _track_report_wire,
     m.TruthReport: _truth_report_wire,
@@ -342,19 +403,54 @@ def _raw_state(p: Any, n: int) -> Any | None:
     return _finite_state(columns.T.astype(np.float64, order="C"))
 
 
+_VALID_BYTES = {
+    cls: bytes(range(1, max(cls) + 1))
+    for cls in (m.TrackStatus, m.Identity, m.Classification, m.ObjectStatus)
+}
+"""Per enum, the one-byte varints that :func:`_enum_column` accepts (every enum here tops out below 128)."""
+_BOOL_BYTES = b"\x00\x01"
+"""A bool's varints as protobuf writes them."""
+
+
+def _byte_column(raw: bytes, n: int, valid: bytes, dtype: type) -> Any | None:
+    """A packed enum or bool column of ``n`` values from a column view's bytes; None unless every
+    byte is one of ``valid``, each then a whole one-byte varint. Anything else (a count that
+    does not match, a value out of range or of several bytes) is the reference decode's to
+    read or to refuse with the precise error."""
+    # bytes.translate deletes the valid bytes in one C loop, cheaper than numpy's min and max.
+    if len(raw) != n or raw.translate(None, valid):
+        return None
+    return np.frombuffer(raw, dtype=np.uint8).astype(dtype)
+
+
 def _read_track_report(p: Any) -> m.TrackReport:
     n = len(p.track_id)
     flat = _column(p.covariance, np.float64, n * _COV_LEN, "covariance").reshape(n, _COV_LEN)
     return _track_report(p, n, _state(p, n), flat)
 
 
-def _read_track_report_view(p: Any) -> m.TrackReport | None:
+def _read_track_report_view(p: Any, _payload: bytes) -> m.TrackReport | None:
     n = len(p.track_id)
     state = _raw_state(p, n)
-    if state is None or len(p.covariance) != 4 * _COV_LEN * n:
+    if state is None or len(p.covariance) != 4 * _COV_LEN * n or len(p.truth_id) not in (0, n):
         return None
-    flat = np.frombuffer(p.covariance, dtype="<f4").reshape(n, _COV_LEN).astype(np.float64)
-    return _track_report(p, n, state, flat)
+    status = _byte_column(p.status, n, _VALID_BYTES[m.TrackStatus], np.int64)
+    identity = _byte_column(p.identity, n, _VALID_BYTES[m.Identity], np.int64)
+    classification = _byte_column(p.classification, n, _VALID_BYTES[m.Classification], np.int64)
+    if status is None or identity is None or classification is None:
+        return None
+    # Cells copied out while still float32: half the bytes to move, and widening is exact.
+    flat = np.frombuffer(p.covariance, dtype="<f4").reshape(n, _COV_LEN)
+    return m.TrackReport(
+        scan_time_s=p.scan_time_s,
+        track_id=np.array(p.track_id, dtype=np.int64),
+        state=state,
+        covariance=flat.take(_SYMMETRIC, axis=1).astype(np.float64).reshape(n, 6, 6),
+        status=status,
+        identity=identity,
+        classification=classification,
+        truth_id=tuple(p.truth_id) if len(p.truth_id) else ("",) * n,
+    )
 
 
 def _track_report(p: Any, n: int, state: Any, flat: Any) -> m.TrackReport:
@@ -378,12 +474,26 @@ def _read_truth_report(p: Any) -> m.TruthReport:
     return _truth_report(p, n, _column(p.rcs_m2, np.float64, n, "rcs_m2"), _state(p, n))
 
 
-def _read_truth_report_view(p: Any) -> m.TruthReport | None:
+def _read_truth_report_view(p: Any, payload: bytes) -> m.TruthReport | None:
     n = len(p.object_id)
     state = _raw_state(p, n)
     if state is None or len(p.rcs_m2) != 4 * n:
         return None
-    return _truth_report(p, n, np.frombuffer(p.rcs_m2, dtype="<f4").astype(np.float64), state)
+    kind = _byte_column(p.kind, n, _VALID_BYTES[m.Classification], np.int64)
+    friendly = _byte_column(p.friendly, n, _BOOL_BYTES, np.bool_)
+    iff = _byte_column(p.iff, n, _BOOL_BYTES, np.bool_)
+    status = _byte_column(p.status, n, _VALID_BYTES[m.ObjectStatus], np.int64)
+    if kind is None or friendly is None or iff is None or status is None:
+        return None
+    return m.TruthReport(
+        object_id=_OBJECT_IDS.decoded(p.object_id, payload, _body_start(payload, _TRUTH_BODY_TAG)),
+        kind=kind,
+        friendly=friendly,
+        iff=iff,
+        rcs_m2=np.frombuffer(p.rcs_m2, dtype="<f4").astype(np.float64),
+        status=status,
+        state=state,
+    )
 
 
 def _truth_report(p: Any, n: int, rcs_m2: Any, state: Any) -> m.TruthReport:
@@ -398,11 +508,18 @@ def _truth_report(p: Any, n: int, rcs_m2: Any, state: Any) -> m.TruthReport:
     )
 
 
+_MEMBERS: dict[type, dict[int, enum.IntEnum]] = {}
+"""Per enum, its members by value: a dict lookup costs a tenth of calling the enum class."""
+
+
 def _enum(cls: type[enum.IntEnum], value: int, name: str) -> Any:
-    try:
-        return cls(value)
-    except ValueError:
-        raise DecodeError("bad_value", f"{name}={value} is not a {cls.__name__}") from None
+    members = _MEMBERS.get(cls)
+    if members is None:
+        members = _MEMBERS[cls] = {member.value: member for member in cls}
+    member = members.get(value)
+    if member is None:
+        raise DecodeError("bad_value", f"{name}={value} is not a {cls.__name__}")
+    return member
 
 
 def _read_fire_order(p: Any) -> m.FireOrder:
@@ -511,12 +628,15 @@ _READ: dict[str, Callable[[Any], m.Body]] = {
 
 
 def _column_view() -> Any:
-    """Class of a wire-compatible twin of ``Envelope`` whose batches keep float columns as bytes.
+    """Class of a wire-compatible twin of ``Envelope`` whose batches keep float, enum and
+    bool columns as bytes.
 
     A packed ``double``/``float`` column and a ``bytes`` field look the same on the
     wire (length-delimited), so parsing with this twin hands each column over as
-    one bytes object for ``np.frombuffer`` instead of N Python floats. Built at
-    import from the real descriptor, so it cannot drift from the schema.
+    one bytes object for ``np.frombuffer`` instead of N Python floats. So does a
+    packed enum or bool column, one byte per value while every value is below 128
+    (see :func:`_byte_column`). Built at import from the real descriptor, so it
+    cannot drift from the schema.
     """
     real = pb.Envelope.DESCRIPTOR.file
     proto = _dpb.FileDescriptorProto()
@@ -524,14 +644,16 @@ def _column_view() -> Any:
     package = proto.package + ".column_view"
     proto.name = real.name.removesuffix(".proto") + "_column_view.proto"
     batches = {pb.TrackReport.DESCRIPTOR.name, pb.TruthReport.DESCRIPTOR.name}
-    floats = {_dpb.FieldDescriptorProto.TYPE_DOUBLE, _dpb.FieldDescriptorProto.TYPE_FLOAT}
+    t = _dpb.FieldDescriptorProto
+    as_bytes = {t.TYPE_DOUBLE, t.TYPE_FLOAT, t.TYPE_ENUM, t.TYPE_BOOL}
     for message in proto.message_type:
         for f in message.field:
             if f.type_name.startswith(f".{proto.package}."):
                 f.type_name = f".{package}.{f.type_name[len(proto.package) + 2 :]}"
-            if message.name in batches and f.label == f.LABEL_REPEATED and f.type in floats:
+            if message.name in batches and f.label == f.LABEL_REPEATED and f.type in as_bytes:
                 f.label, f.type = f.LABEL_OPTIONAL, f.TYPE_BYTES
                 f.ClearField("options")
+                f.ClearField("type_name")
     proto.package = package
     pool = _descriptor_pool.DescriptorPool()
     for dep in real.dependencies:
@@ -541,7 +663,7 @@ def _column_view() -> Any:
 
 
 _ColumnView = _column_view()
-_READ_VIEW: dict[str, Callable[[Any], m.Body | None]] = {
+_READ_VIEW: dict[str, Callable[[Any, bytes], m.Body | None]] = {
     "track_report": _read_track_report_view,
     "truth_report": _read_truth_report_view,
 }
@@ -572,7 +694,7 @@ def decode(payload: bytes) -> m.Message:
         # repeated field); unknown fields appear where a column is not packed.
         body = None
     else:
-        body = reader(p)
+        body = reader(p, payload)
     if body is None:
         return decode_reference(payload)
     return m.Message(m.Header(h.sender, h.sequence, h.sim_time_s, h.schema_version), body)
