@@ -74,8 +74,14 @@ _U32 = 0xFFFFFFFF
 def log_record(time_s: float, topic: str, payload: bytes) -> bytes:
     """Canonical bytes of one message-log entry, as hashed into the run digest:
     time (float64 LE), topic length (u32 LE), topic UTF-8, payload length (u32 LE), payload."""
+    return log_record_head(time_s, topic, len(payload)) + payload
+
+
+def log_record_head(time_s: float, topic: str, payload_size: int) -> bytes:
+    """:func:`log_record` up to its payload: a hash can take the payload after it without
+    copying both into one buffer first."""
     t = topic.encode("utf-8")
-    return struct.pack("<dI", time_s, len(t)) + t + struct.pack("<I", len(payload)) + payload
+    return struct.pack("<dI", time_s, len(t)) + t + struct.pack("<I", payload_size)
 
 
 class RecordingError(ValueError):

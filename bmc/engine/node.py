@@ -33,6 +33,8 @@ class Node:
         self.topics = topics
         self.rng = rng
         self.port = bus.endpoint(node_id)
+        self._topics: dict[tuple[str, str | None, str | None], str] = {}
+        """(channel, kind, node id) -> topic, as :meth:`publish` addresses it."""
 
     @property
     def now(self) -> float:
@@ -43,7 +45,11 @@ class Node:
         self, channel: str, body: m.Body, *, kind: str | None = None, node_id: str | None = None
     ) -> None:
         """Publish on ``channel`` of this node (or of ``kind``/``node_id`` when addressing another)."""
-        self.port.publish(self.topics.topic(kind or self.kind, node_id or self.id, channel), body)
+        key = (channel, kind, node_id)
+        topic = self._topics.get(key)
+        if topic is None:
+            topic = self._topics[key] = self.topics.topic(kind or self.kind, node_id or self.id, channel)
+        self.port.publish(topic, body)
 
     def on(self, topic_filter: str, handler: Callable[[m.Message], None]) -> None:
         """Call ``handler`` for every message matching ``topic_filter``."""

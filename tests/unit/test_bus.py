@@ -421,3 +421,31 @@ def test_inbox_with_a_handler_calls_it_once_per_message_in_order() -> None:
     assert got == [(0.0, "A"), (0.0, "B")]
     with pytest.raises(RuntimeError, match="handler"):
         inbox.get()
+
+
+def test_inbox_handler_runs_where_a_succeeded_event_would() -> None:
+    # Handing over schedules a light event of its own (not a simpy.Event): it must take the
+    # place in SimPy's queue that Event.succeed() at the same moment takes, and SimPy must
+    # accept it (this breaks loudly if a SimPy release reads more of an event than it does now).
+    env = simpy.Environment()
+    inbox = Inbox(env)
+    order: list[str] = []
+    inbox.attach(lambda msg: order.append(msg.header.sender))
+
+    def succeeded(name: str) -> None:
+        event = env.event()
+        event.callbacks.append(lambda _event: order.append(name))
+        event.succeed()
+
+    def later() -> Generator[simpy.Event, None, None]:
+        yield env.timeout(1.0)
+        succeeded("E3")
+        inbox.put(_heartbeat_from("B"))
+        succeeded("E4")
+
+    env.process(later())
+    succeeded("E1")
+    inbox.put(_heartbeat_from("A"))
+    succeeded("E2")
+    env.run()
+    assert order == ["E1", "A", "E2", "E3", "B", "E4"]
