@@ -95,11 +95,13 @@ def assign(value: FloatArray, feasible: npt.NDArray[np.bool_]) -> list[tuple[int
     Rows and columns without any feasible pair are left out before solving,
     which keeps the problem small when most tracks are out of reach.
     """
-    rows = np.flatnonzero(feasible.any(axis=1))
-    cols = np.flatnonzero(feasible.any(axis=0))
+    # logical_or.reduce, x.nonzero()[0] and indexing with rows[:, None] pick what any(),
+    # np.flatnonzero and np.ix_ pick, without their Python-level overhead.
+    rows = np.logical_or.reduce(feasible, axis=1).nonzero()[0]
+    cols = np.logical_or.reduce(feasible, axis=0).nonzero()[0]
     if rows.size == 0 or cols.size == 0:
         return []
-    sub_ok = feasible[np.ix_(rows, cols)]
-    sub = np.where(sub_ok, value[np.ix_(rows, cols)], 0.0)
+    sub_ok = feasible[rows[:, None], cols]
+    sub = np.where(sub_ok, value[rows[:, None], cols], 0.0)
     r, c = linear_sum_assignment(sub, maximize=True)
     return [(int(rows[i]), int(cols[j])) for i, j in zip(r, c, strict=True) if sub_ok[i, j]]

@@ -99,6 +99,8 @@ class SystemTracks:
         """Radar index -> (radar track id -> slot)."""
         self._radar_index: dict[str, int] = {}
         self._free: list[int] = list(range(cap - 1, -1, -1))
+        self._slot_of: dict[int, int] = {}
+        """Id of each live system track -> its slot."""
 
     def _grow(self) -> None:
         cap = len(self.ids)
@@ -133,6 +135,7 @@ class SystemTracks:
             self._grow()
         slot = self._free.pop()
         self.ids[slot] = self._next_id
+        self._slot_of[self._next_id] = slot
         self._next_id += 1
         self.alive[slot] = True
         self.quality[slot] = np.inf
@@ -252,7 +255,7 @@ class SystemTracks:
             if live.size:
                 near = within[k].nonzero()[0]
                 if near.size > 1:  # nearest first
-                    near = near[np.argsort(dist[k][near])]
+                    near = near[dist[k][near].argsort()]  # np.argsort's Python wrapper costs more
                 for j in near.tolist():
                     if live_slots[j] not in taken:
                         slot = live_slots[j]
@@ -275,7 +278,15 @@ class SystemTracks:
             self._map[radar] = {k: v for k, v in mapping.items() if v not in dead_set}
         self.alive[dead] = False
         self._free.extend(sorted(dead_set, reverse=True))
-        return [int(x) for x in self.ids[dead]]
+        dead_ids: list[int] = self.ids[dead].tolist()
+        for track_id in dead_ids:
+            del self._slot_of[track_id]
+        return dead_ids
+
+    def slot_of(self, track_id: int) -> int | None:
+        """The slot of a live system track, None when there is none of that id. Live
+        tracks appear in a :class:`Picture` in the order of their slots."""
+        return self._slot_of.get(track_id)
 
     def picture(self, now: float) -> Picture:
         """Live system tracks predicted to ``now``."""

@@ -239,20 +239,21 @@ class FdcNode(Node):
                 if now > self.engagements[oid].order.expiry_time_s:
                     del self.busy[lid]
 
-    def _revive(self, row_of: dict[int, int], fresh_s: npt.NDArray[np.float64]) -> None:
+    def _revive(self) -> None:
         """Forget a kill when its system track keeps being fed by fresh (non-coasting) radar tracks.
 
         A killed target stops being detected, so its radar tracks coast and drop. A
         system track still confirmed by fresh detections well after the kill is
         following another, live object (two close targets joined in fusion): it
-        must be engageable again. ``row_of`` maps the live track ids to their rows.
+        must be engageable again.
         """
+        tracks = self.tracks
         revived = sorted(
-            (row, tid)
+            (slot, tid)
             for tid, killed_at in self.killed.items()
-            if (row := row_of.get(tid)) is not None and fresh_s[row] > killed_at + KILL_GRACE_S
+            if (slot := tracks.slot_of(tid)) is not None and tracks.fresh[slot] > killed_at + KILL_GRACE_S
         )
-        for _row, tid in revived:  # in picture order
+        for _slot, tid in revived:  # in picture order, which is the order of slots
             del self.killed[tid]
             log.info(
                 "%s: track %d still fed by fresh detections after its kill: engageable again",
@@ -285,16 +286,16 @@ class FdcNode(Node):
         self._check_silence()
         if self.wcs == m.WeaponsControl.HOLD or not self.launcher_ids:
             return
+        if self.killed:
+            self._revive()
+        # Most cycles no launcher can take an order: learn that before the picture.
+        cols = self._available()
+        if not cols.size:
+            return
         pic = self.tracks.picture(now)
         if not len(pic):
             return
         row_of = dict(zip(pic.track_id.tolist(), range(len(pic)), strict=True))
-        if self.killed:
-            self._revive(row_of, pic.fresh_s)
-        # Most cycles no launcher can take an order: learn that before any geometry.
-        cols = self._available()
-        if not cols.size:
-            return
         ident = identify(
             pic.friend, pic.classification, now - pic.first_seen_s, self.config.identification_time_s
         )
