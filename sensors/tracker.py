@@ -123,7 +123,7 @@ _CLASS_OF = np.array(
 def _classify_columns(x: FloatArray) -> IntArray:
     """:func:`classify` of component-major states (6, N), as a table lookup by speed band
     and height (the rules' nested choices as a few whole-array operations)."""
-    speed_mps = np.sqrt(np.einsum("ij,ij->j", x[3:6], x[3:6]))
+    speed_mps = np.sqrt(x[3] * x[3] + x[4] * x[4] + x[5] * x[5])
     slow, fast, very_fast = _SPEED_BANDS_MPS
     band = (speed_mps >= slow).astype(np.intp) + (speed_mps >= fast) + (speed_mps >= very_fast)
     low = x[2] < _LOW_BELOW_M[band]

@@ -182,7 +182,8 @@ class SystemTracks:
         better = (self.source[sl] == radar) | (var <= self.quality[sl]) | (now - self.time[sl] > self.stale_s)
         take = sl[better]
         rows = idx[better]
-        self.state[take] = predicted[rows]
+        # take(): rows by an index array at a fraction of the cost of predicted[rows].
+        self.state[take] = predicted.take(rows, axis=0)
         self.time[take] = now
         self.quality[take] = var[better]
         self.source[take] = radar
@@ -224,9 +225,9 @@ class SystemTracks:
         if not led.size:
             return
         idx, sl, age = idx[led], sl[led], age[led]
-        leader = self.state[sl].T
+        leader = self.state.take(sl, axis=0).T
         theirs = leader[:3] + leader[3:] * age
-        far = (_norm3(predicted[idx, :3].T - theirs) > 2.0 * self.gate_m).nonzero()[0]
+        far = (_norm3(predicted.take(idx, axis=0)[:, :3].T - theirs) > 2.0 * self.gate_m).nonzero()[0]
         for i in idx[far].tolist():
             del mapping[keys[i]]
             slots[i] = -1
@@ -245,10 +246,10 @@ class SystemTracks:
         taken = set(mapping.values())
         keys = report.track_id[fresh].tolist()
         if live.size:
-            st = self.state[live].T
+            st = self.state.take(live, axis=0).T
             pred = st[:3] + st[3:] * (now - self.time[live])
             # Distances of every fresh track (rows) to every live system track at once.
-            dist = _norm3(pred[:, None, :] - report.state[fresh, :3].T[:, :, None])
+            dist = _norm3(pred[:, None, :] - report.state.take(fresh, axis=0)[:, :3].T[:, :, None])
             within = dist <= self.gate_m
         for k, i in enumerate(fresh.tolist()):
             slot = -1
@@ -291,7 +292,7 @@ class SystemTracks:
     def picture(self, now: float) -> Picture:
         """Live system tracks predicted to ``now``."""
         live = self.alive.nonzero()[0]
-        st = self.state[live]
+        st = self.state.take(live, axis=0)
         st[:, :3] += st[:, 3:] * (now - self.time[live])[:, None]
         truth = self.truth
         return Picture(  # indexing with an index array already copies
