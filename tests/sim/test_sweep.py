@@ -300,7 +300,17 @@ def test_ctrl_c_keeps_finished_runs_and_the_rerun_completes(tmp_path: Path) -> N
         "--out",
         str(out),
     ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A shell that starts a job in the background (nohup ... &, some CI runners) leaves
+        # SIGINT ignored, children inherit that, and Python then never raises
+        # KeyboardInterrupt: give the sweep the default disposition a terminal would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
