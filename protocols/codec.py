@@ -426,7 +426,18 @@ def _byte_column(raw: bytes, n: int, valid: bytes, dtype: type) -> Any | None:
 def _read_track_report(p: Any) -> m.TrackReport:
     n = len(p.track_id)
     flat = _column(p.covariance, np.float64, n * _COV_LEN, "covariance").reshape(n, _COV_LEN)
-    return _track_report(p, n, _state(p, n), flat)
+    if len(p.truth_id) not in (0, n):
+        raise DecodeError("bad_columns", f"column truth_id has {len(p.truth_id)} values, expected {n}")
+    return m.TrackReport(
+        scan_time_s=p.scan_time_s,
+        track_id=np.array(p.track_id, dtype=np.int64),
+        state=_state(p, n),
+        covariance=flat.take(_SYMMETRIC, axis=1).reshape(n, 6, 6),
+        status=_enum_column(p.status, n, "status", m.TrackStatus),
+        identity=_enum_column(p.identity, n, "identity", m.Identity),
+        classification=_enum_column(p.classification, n, "classification", m.Classification),
+        truth_id=tuple(p.truth_id) if len(p.truth_id) else ("",) * n,
+    )
 
 
 def _read_track_report_view(p: Any, _payload: bytes) -> m.TrackReport | None:
@@ -453,25 +464,17 @@ def _read_track_report_view(p: Any, _payload: bytes) -> m.TrackReport | None:
     )
 
 
-def _track_report(p: Any, n: int, state: Any, flat: Any) -> m.TrackReport:
-    cov = flat.take(_SYMMETRIC, axis=1).reshape(n, 6, 6)
-    if len(p.truth_id) not in (0, n):
-        raise DecodeError("bad_columns", f"column truth_id has {len(p.truth_id)} values, expected {n}")
-    return m.TrackReport(
-        scan_time_s=p.scan_time_s,
-        track_id=np.array(p.track_id, dtype=np.int64),
-        state=state,
-        covariance=cov,
-        status=_enum_column(p.status, n, "status", m.TrackStatus),
-        identity=_enum_column(p.identity, n, "identity", m.Identity),
-        classification=_enum_column(p.classification, n, "classification", m.Classification),
-        truth_id=tuple(p.truth_id) if len(p.truth_id) else ("",) * n,
-    )
-
-
 def _read_truth_report(p: Any) -> m.TruthReport:
     n = len(p.object_id)
-    return _truth_report(p, n, _column(p.rcs_m2, np.float64, n, "rcs_m2"), _state(p, n))
+    return m.TruthReport(
+        object_id=tuple(p.object_id),
+        kind=_enum_column(p.kind, n, "kind", m.Classification),
+        friendly=_column(p.friendly, np.bool_, n, "friendly"),
+        iff=_column(p.iff, np.bool_, n, "iff"),
+        rcs_m2=_column(p.rcs_m2, np.float64, n, "rcs_m2"),
+        status=_enum_column(p.status, n, "status", m.ObjectStatus),
+        state=_state(p, n),
+    )
 
 
 def _read_truth_report_view(p: Any, payload: bytes) -> m.TruthReport | None:
@@ -492,18 +495,6 @@ def _read_truth_report_view(p: Any, payload: bytes) -> m.TruthReport | None:
         iff=iff,
         rcs_m2=np.frombuffer(p.rcs_m2, dtype="<f4").astype(np.float64),
         status=status,
-        state=state,
-    )
-
-
-def _truth_report(p: Any, n: int, rcs_m2: Any, state: Any) -> m.TruthReport:
-    return m.TruthReport(
-        object_id=tuple(p.object_id),
-        kind=_enum_column(p.kind, n, "kind", m.Classification),
-        friendly=_column(p.friendly, np.bool_, n, "friendly"),
-        iff=_column(p.iff, np.bool_, n, "iff"),
-        rcs_m2=rcs_m2,
-        status=_enum_column(p.status, n, "status", m.ObjectStatus),
         state=state,
     )
 
