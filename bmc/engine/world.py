@@ -141,8 +141,13 @@ class Paths:
         for i in rows:
             self._select_leg(i, t)
 
+    def _leg_index(self, i: int, t: float) -> int:
+        """Index of object ``i``'s last leg starting at or before ``t`` (0 before the first)."""
+        starts: list[float] = self.leg_start_s[i].tolist()
+        return max(sum(b <= t for b in starts) - 1, 0)
+
     def _select_leg(self, i: int, t: float) -> None:
-        k = max(sum(b <= t for b in self.leg_start_s[i].tolist()) - 1, 0)
+        k = self._leg_index(i, t)
         v = self.leg_velocity[i, k]
         before = t < self.start_s[i]
         fixed = before or t >= self.end_s[i]
@@ -176,7 +181,7 @@ class Paths:
             return np.concatenate([self.leg_start_m[i, 0], np.zeros(3)])
         if t >= self.end_s[i]:
             return np.concatenate([self.end_m[i], np.zeros(3)])
-        k = max(int(np.searchsorted(self.leg_start_s[i], t, side="right")) - 1, 0)
+        k = self._leg_index(i, t)
         v = self.leg_velocity[i, k]
         return np.concatenate([self.leg_start_m[i, k] + v * (t - self.leg_start_s[i, k]), v])
 
