@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from protocols import codec
@@ -237,29 +238,40 @@ class FrameDecoder:
 
     def feed(self, data: bytes) -> list[Frame]:
         """Every complete valid frame in ``data`` (plus what earlier calls left)."""
+        return list(self.frames(data))
+
+    def frames(self, data: bytes) -> Iterator[Frame]:
+        """The same frames as :meth:`feed`, each decoded only when the iterator reaches it.
+
+        A reader that acts on each frame as it comes (the links) thus answers the first frame
+        of a burst before decoding the rest. The bytes are taken in at once; run the iterator
+        to its end (frames left in it are neither delivered nor counted)."""
         self.stats.bytes += len(data)
         buf = self._buffer
         buf += data
-        frames: list[Frame] = []
+        chunks: list[bytearray] = []
+        discarding = self._discarding
         if 0 in data:  # the buffer never holds a delimiter: only new bytes can complete a frame
             # One split (in C) finds every delimiter; the last piece is the next frame's start.
             *chunks, rest = buf.split(DELIMITER)
             self._buffer = buf = rest
-            for chunk in chunks:
-                if self._discarding:
-                    self._discarding = False
-                    continue
-                if not chunk:
-                    continue  # idle fill or a leading delimiter
+            if discarding:
+                del chunks[0]  # the end of the oversize frame being discarded
+                discarding = False
+        if len(buf) > MAX_ENCODED:
+            if not discarding:
+                self.stats.oversize += 1
+            discarding = True
+            buf.clear()
+        self._discarding = discarding
+        return self._decode_chunks(chunks)
+
+    def _decode_chunks(self, chunks: list[bytearray]) -> Iterator[Frame]:
+        for chunk in chunks:
+            if chunk:  # empty: idle fill or a leading delimiter
                 frame = self._one(chunk)
                 if frame is not None:
-                    frames.append(frame)
-        if len(buf) > MAX_ENCODED:
-            if not self._discarding:
-                self.stats.oversize += 1
-            self._discarding = True
-            buf.clear()
-        return frames
+                    yield frame
 
     def _one(self, chunk: bytes | bytearray) -> Frame | None:
         s = self.stats

@@ -161,6 +161,22 @@ def test_sequence_gaps_are_counted_mod_256() -> None:
     assert dec.stats.gaps == 3  # a new baseline after a reset
 
 
+def test_frames_are_decoded_one_at_a_time() -> None:
+    # A link hands the first frame of a burst on before it decodes the next ones.
+    burst = [Frame(8, s, bytes([s]) * 40) for s in (1, 2, 3)]
+    dec = FrameDecoder()
+    it = dec.frames(b"".join(encode_frame(f) for f in burst))
+    assert dec.stats.bytes == sum(len(encode_frame(f)) for f in burst)  # the bytes are taken in at once
+    assert next(it) == burst[0]
+    assert dec.stats.frames == 1
+    assert list(it) == burst[1:]
+    assert dec.stats.frames == 3
+    # A frame split over two reads comes out of the second, as with feed().
+    wire = encode_frame(Frame(8, 5, b"abc"))
+    assert list(dec.frames(wire[:3])) == []
+    assert list(dec.frames(wire[3:])) == [Frame(8, 5, b"abc")]
+
+
 def test_type_table_covers_every_body_once() -> None:
     assert set(FRAME_TYPES) == set(codec.BODY_FIELDS.values())
     assert sorted(FRAME_TYPES.values()) == list(range(1, 11))
