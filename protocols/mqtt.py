@@ -337,9 +337,11 @@ class _PahoLink:
 class MqttEndpoint:
     """One node's connection: publishes as the node, delivers its subscriptions."""
 
-    def __init__(self, bus: MqttBus, node_id: str, tap_only: bool = False) -> None:
+    def __init__(self, bus: MqttBus, node_id: str, tap_only: bool = False, tap: Tap | None = None) -> None:
         self.node_id = node_id
         self.tap_only = tap_only
+        self.tap: Tap = tap or bus.tap_all
+        """Where a tap-only endpoint's messages go: the bus's taps, or its own."""
         self.bus = bus
         self.kind: str | None = None
         self.state_topic: str | None = None
@@ -447,7 +449,7 @@ class MqttEndpoint:
             self.bus.reject(topic, "wrong_type", f"{type(msg.body).__name__} on a {channel.name} topic")
             return
         if self.tap_only:
-            self.bus.tap_all(msg.header.sim_time_s, topic, payload, msg)
+            self.tap(msg.header.sim_time_s, topic, payload, msg)
             return
         key = (msg.header.sender, topic)
         expected = self._expected.get(key)
@@ -655,6 +657,20 @@ class MqttBus:
             self.endpoints.append(self.endpoint_monitor)
             self.endpoint_monitor.watch(f"{self.topics.root}/#")
         self._taps.append(tap)
+
+    def watcher(self, topic_filter: str, tap: Tap) -> MqttEndpoint:
+        """A connection of its own that hands every message on ``topic_filter`` to ``tap`` alone
+        (not to the bus's taps); close it when done with ``await bus.drop(endpoint)``."""
+        ep = MqttEndpoint(self, f"watch-{os.getpid()}-{len(self.endpoints)}", tap_only=True, tap=tap)
+        self.endpoints.append(ep)
+        ep.watch(topic_filter)
+        return ep
+
+    async def drop(self, endpoint: MqttEndpoint) -> None:
+        """Close ``endpoint`` and forget it."""
+        if endpoint in self.endpoints:
+            self.endpoints.remove(endpoint)
+        await endpoint.close()
 
     def set_waker(self, wake: Callable[[], None]) -> None:
         """Called whenever a message arrives, so the pacer can deliver it."""

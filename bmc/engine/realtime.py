@@ -175,14 +175,18 @@ async def _pace(
 def world_clock(bus: MqttBus) -> asyncio.Future[tuple[float, float]]:
     """A future set by the first truth report the bus hears: (its simulated time, wall time then).
 
-    A node outside the cell's process follows the world's clock from that report on."""
+    A node outside the cell's process follows the world's clock from that report on. The
+    report comes through a connection of its own, subscribed to the world's truth topic only
+    and closed once the report is in: the node does not go on receiving (and decoding) the
+    cell's traffic for the rest of the run."""
     sync: asyncio.Future[tuple[float, float]] = asyncio.get_running_loop().create_future()
 
     def on_truth(_t: float, _topic: str, _payload: bytes, msg: m.Message) -> None:
         if isinstance(msg.body, m.TruthReport) and not sync.done():
             sync.set_result((msg.header.sim_time_s, clock.wall_seconds()))
+            bus.spawn(bus.drop(watcher))
 
-    bus.add_tap(on_truth)
+    watcher = bus.watcher(bus.topics.topic("world", "world", "truth"), on_truth)
     return sync
 
 

@@ -17,10 +17,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import paho.mqtt.client as paho
 import pytest
 import simpy
 
+from bmc.engine.realtime import world_clock
 from protocols import codec, mqtt
 from protocols import messages as m
 from protocols.bus import Inbox
@@ -194,3 +196,57 @@ def test_qos1_unacknowledged_or_held_while_the_broker_is_away_is_sent_first_on_r
         await bus.close()
 
     asyncio.run(main())
+
+
+def test_the_world_clock_hears_the_truth_topic_only_and_disconnects_once_set(broker: Broker) -> None:
+    # A node or bridge outside the cell takes the world's time from the first truth report. It must
+    # not go on receiving (and decoding) the cell's traffic for the rest of the run.
+    truth_topic = TOPICS.topic("world", "world", "truth")
+
+    async def main() -> None:
+        bus = make_bus(broker)
+        sync = world_clock(bus)
+        (watcher,) = [ep for ep in bus.endpoints if ep.tap_only]
+        heard: list[str] = []
+        on_truth = watcher.tap
+
+        def tap(t: float, topic: str, payload: bytes, msg: m.Message) -> None:
+            heard.append(topic)
+            on_truth(t, topic, payload, msg)
+
+        watcher.tap = tap
+        world = born(bus, "world", "world")
+        fdc = born(bus, "FDC", "fdc")
+        await asyncio.wait_for(
+            asyncio.gather(watcher.connected.wait(), world.connected.wait(), fdc.connected.wait()), 10
+        )
+        fdc.publish(HEARTBEAT, heartbeat(1))
+        fdc.publish(STATUS, status(1))
+        bus.env = simpy.Environment(initial_time=42.5)
+        world.publish(truth_topic, no_truth())
+        t_sim, _wall = await asyncio.wait_for(sync, 10)
+        assert t_sim == 42.5
+        await until(
+            lambda: watcher not in bus.endpoints and not watcher.connected.is_set(), 10, "the watcher gone"
+        )
+        world.publish(truth_topic, no_truth())
+        fdc.publish(STATUS, status(2))
+        await asyncio.sleep(0.2)
+        assert heard == [truth_topic], "no heartbeat, no status, no truth after the first"
+        assert not bus._taps, "no monitor of the whole topic root"
+        await bus.close()
+
+    asyncio.run(main())
+
+
+def no_truth() -> m.TruthReport:
+    """A truth report of no object."""
+    return m.TruthReport(
+        object_id=(),
+        kind=np.zeros(0, dtype=np.int64),
+        friendly=np.zeros(0, dtype=bool),
+        iff=np.zeros(0, dtype=bool),
+        rcs_m2=np.zeros(0),
+        status=np.zeros(0, dtype=np.int64),
+        state=np.zeros((0, 6)),
+    )
