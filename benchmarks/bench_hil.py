@@ -18,10 +18,14 @@ real device program (``python -m hil.devices.pi_launcher``) in a subprocess:
    ``hil.serial_link.SerialLink`` (asyncio, pyserial) to the Pi program, which
    decodes it, checks its HMAC, freshness and envelope, accepts it and answers;
    the round trip ends when the ACCEPTED frame is decoded back in the bridge
-   process. Software overhead = serial path - paced pty floor (its median); the
-   overhead against the back-to-back floor is printed too. The next order goes
-   once the device has reported READY again, so every round trip starts, as the
-   floor's do, with nothing else on the line;
+   process. The next order goes once the device has reported READY again, so
+   every round trip starts, as the floor's do, with nothing else on the line.
+   Where each round trip went, from both programs' stamps (the Pi program's
+   ``--timing-log``, this process's ``perf_counter``/``thread_time``):
+   software = bridge send + Pi (bytes in -> answer written) + bridge receive,
+   in wall and CPU time (the figure for the 0.5 ms goal); transport = round
+   trip - software (pty hops, the cable relay, wake-ups), next to the floor.
+   Round trip - floor p50 is printed too;
 3. full bridge: the same order published on MQTT (QoS 1) to a running
    ``bmc hil launcher`` (its own process), forwarded over the cable to the Pi
    program, the acknowledgement published back by the bridge and received here;
@@ -58,6 +62,7 @@ import termios
 import time
 import tty
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -220,13 +225,13 @@ def pty_floor(a: Path, b: Path, n: int, tmp: Path, pauses_s: list[float] | None 
 # ---------------------------------------------------------------- 2. serial path
 
 
-def pi_command(port: Path, key_file: Path) -> list[str]:
+def pi_command(port: Path, key_file: Path, timing_log: Path | None = None) -> list[str]:
     """The Pi program, set up to accept an order every time (no reaction, no reload time)."""
     return [
         sys.executable, "-m", "hil.devices.pi_launcher", "--port", str(port), "--key-file", str(key_file),
         "--position", "500,0,0", "--missiles", "64", "--reaction-time-s", "0", "--reload-time-s", "0",
         "--heartbeat-timeout-s", "30", "--status-period-s", "600", "--gpio", "off",
-    ]  # fmt: skip
+    ] + ([] if timing_log is None else ["--timing-log", str(timing_log)])  # fmt: skip
 
 
 def fire_order(n: int, sim_s: float) -> m.FireOrder:
@@ -248,11 +253,34 @@ def fire_order(n: int, sim_s: float) -> m.FireOrder:
     )
 
 
-async def serial_path(a: Path, n: int) -> tuple[list[float], list[float], dict[str, int], int, int]:
-    """Order -> ACCEPTED round trips through SerialLink and the Pi program, and the pause before
-    each (from the device's previous frame in to the order out)."""
+@dataclass(slots=True)
+class RoundTrip:
+    """One order's stamps on the bridge side (``time.perf_counter``, ``time.thread_time``)."""
+
+    order_id: str
+    pause_s: float
+    """From the device's previous frame in to this order out."""
+    sent_at: float
+    """When the framed order was handed to the link."""
+    written_at: float
+    """When the link's write returned."""
+    send_cpu_s: float
+    answer: str = ""
+    read_at: float = 0.0
+    """When the read that brought the answer in returned."""
+    decoded_at: float = 0.0
+    """When the answer was decoded (the round trip's end)."""
+    receive_cpu_s: float = 0.0
+
+    @property
+    def rtt_s(self) -> float:
+        return self.decoded_at - self.sent_at
+
+
+async def serial_path(a: Path, n: int) -> tuple[list[RoundTrip], int, int]:
+    """Order -> answer round trips through SerialLink and the Pi program, with their stamps."""
     loop = asyncio.get_running_loop()
-    waiting: dict[str, asyncio.Future[tuple[float, str]]] = {}
+    waiting: dict[str, tuple[RoundTrip, asyncio.Future[None]]] = {}
     launched: dict[str, asyncio.Future[None]] = {}
     sizes: dict[str, int] = {}
 
@@ -272,10 +300,12 @@ async def serial_path(a: Path, n: int) -> tuple[list[float], list[float], dict[s
         if body.state == m.EngagementState.LAUNCHED and body.order_id in launched:
             launched.pop(body.order_id).set_result(None)
         elif body.order_id in waiting:
-            fut = waiting.pop(body.order_id)
-            if not fut.done():
-                fut.set_result((time.perf_counter(), body.state.name))
-                sizes["ack"] = len(frame.payload) + 6 + 2  # + type, seq, CRC, COBS code, delimiter
+            rt, fut = waiting.pop(body.order_id)
+            rt.decoded_at, cpu = time.perf_counter(), time.thread_time()
+            rt.read_at, rt.receive_cpu_s = link.read_at_s, cpu - link.read_cpu_s
+            rt.answer = body.state.name
+            fut.set_result(None)
+            sizes["ack"] = len(frame.payload) + 6 + 2  # + type, seq, CRC, COBS code, delimiter
 
     link = SerialLink(SerialConfig(str(a)), on_frame)
     link.start()
@@ -296,9 +326,7 @@ async def serial_path(a: Path, n: int) -> tuple[list[float], list[float], dict[s
 
     heartbeat()
     await asyncio.sleep(0.5)
-    rtts: list[float] = []
-    pauses: list[float] = []
-    answers: dict[str, int] = {}
+    trips: list[RoundTrip] = []
     order_bytes = 0
     for i in range(1, WARMUP + n + 1):
         if i % 50 == 0:
@@ -307,20 +335,20 @@ async def serial_path(a: Path, n: int) -> tuple[list[float], list[float], dict[s
         order = fire_order(i, time.perf_counter() - t_start)
         wire = message_frame(link.next_seq(), m.Header("FDC", i, order.issued_time_s), order)
         order_bytes = len(wire)
-        fut: asyncio.Future[tuple[float, str]] = loop.create_future()
-        waiting[order.order_id] = fut
+        fut: asyncio.Future[None] = loop.create_future()
         done: asyncio.Future[None] = loop.create_future()
         launched[order.order_id] = done
         ready.clear()
         last_before = last_in
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.thread_time()
         link.send(wire)
-        t1, state = await asyncio.wait_for(fut, 2.0)
+        t1, cpu1 = time.perf_counter(), time.thread_time()
+        rt = RoundTrip(order.order_id, t0 - last_before, t0, t1, cpu1 - cpu0)
+        waiting[order.order_id] = (rt, fut)
+        await asyncio.wait_for(fut, 2.0)
         if i > WARMUP:
-            rtts.append(t1 - t0)
-            pauses.append(t0 - last_before)
-            answers[state] = answers.get(state, 0) + 1
-        if state == "ACCEPTED":
+            trips.append(rt)
+        if rt.answer == "ACCEPTED":
             # The engagement's last frames (LAUNCHED, then the READY status) in before the next
             # order: each round trip starts from an idle device and an idle line, as the floor's do.
             await asyncio.wait_for(done, 2.0)
@@ -328,7 +356,44 @@ async def serial_path(a: Path, n: int) -> tuple[list[float], list[float], dict[s
         else:
             launched.pop(order.order_id, None)
     link.close()
-    return rtts, pauses, answers, order_bytes, sizes.get("ack", 0)
+    return trips, order_bytes, sizes.get("ack", 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Breakdown:
+    """Where each round trip went, from both programs' stamps (seconds, one entry per order)."""
+
+    rtt: list[float]
+    software: list[float]
+    """Bridge send + Pi (bytes in to answer written) + bridge receive (bytes in to decoded)."""
+    software_cpu: list[float]
+    """The same spans in CPU time of the threads doing them."""
+    pi: list[float]
+    order_leg: list[float]
+    """Bridge write returned -> the Pi's read returned."""
+    answer_leg: list[float]
+    """The Pi's answer write returned -> the bridge's read returned."""
+
+
+def breakdown(trips: list[RoundTrip], timing_log: Path) -> Breakdown:
+    """Join the bridge's stamps with the Pi program's ``--timing-log`` by order id."""
+    pi = {}
+    for line in timing_log.read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        pi[entry["order_id"]] = entry
+    missing = [rt.order_id for rt in trips if rt.order_id not in pi]
+    if missing:
+        raise SystemExit(f"bench_hil: no Pi timing for {len(missing)} order(s), e.g. {missing[:3]}")
+    b = Breakdown([], [], [], [], [], [])
+    for rt in trips:
+        p = pi[rt.order_id]
+        b.rtt.append(rt.rtt_s)
+        b.pi.append(p["wall_s"])
+        b.software.append((rt.written_at - rt.sent_at) + p["wall_s"] + (rt.decoded_at - rt.read_at))
+        b.software_cpu.append(rt.send_cpu_s + p["cpu_s"] + rt.receive_cpu_s)
+        b.order_leg.append(p["read_at_s"] - rt.written_at)
+        b.answer_leg.append(rt.read_at - p["answered_at_s"])
+    return b
 
 
 # ---------------------------------------------------------------- 3. full bridge over MQTT
@@ -509,10 +574,16 @@ def main() -> int:
             wait_for(a)
             wait_for(b)
             floor = pty_floor(a, b, n, tmp)
-            with process(pi_command(b, key_file), tmp / "pi.log"):
-                rtts, pauses, answers, order_len, ack_len = asyncio.run(serial_path(a, n))
+            with process(pi_command(b, key_file, tmp / "pi-timing.jsonl"), tmp / "pi.log"):
+                trips, order_len, ack_len = asyncio.run(serial_path(a, n))
+            pauses = [rt.pause_s for rt in trips]
             paced = pty_floor(a, b, n, tmp, pauses)
         others.stop()
+        bd = breakdown(trips, tmp / "pi-timing.jsonl")
+        rtts = bd.rtt
+        answers: dict[str, int] = {}
+        for rt in trips:
+            answers[rt.answer] = answers.get(rt.answer, 0) + 1
         print("\n1-2. serial path over a pty (bridge process <-> cable process <-> Pi program)")
         if others.share is not None:
             print(
@@ -522,10 +593,18 @@ def main() -> int:
         print(row("pty floor: raw 64-byte echo, back to back", floor))
         print(row("pty floor: the same, paced as the orders", paced))
         print(row("fire order -> ACCEPTED (framing, pyserial, Pi)", rtts))
+        print("  where each round trip went (both programs' stamps, per order):")
+        print(row("  software: bridge send + Pi + bridge receive", bd.software))
+        print(row("    the same in CPU time (not preempted)", bd.software_cpu))
+        print(row("    of which the Pi: bytes in -> answer written", bd.pi))
+        transport = [r - sw for r, sw in zip(rtts, bd.software, strict=True)]
+        print(row("  transport: round trip - software", transport))
+        print(row("    order: bridge write -> Pi read", bd.order_leg))
+        print(row("    answer: Pi write -> bridge read", bd.answer_leg))
         over = [max(0.0, r - pct(paced, 0.5)) for r in rtts]
         over_hot = [max(0.0, r - pct(floor, 0.5)) for r in rtts]
-        print(row("software overhead (round trip - paced p50)", over))
-        print(row("  the same against the back-to-back floor", over_hot))
+        print(row("round trip - paced floor p50", over))
+        print(row("round trip - back-to-back floor p50", over_hot))
         print(
             f"  pause before each order (device's last frame in -> order out): p50 {ms(pct(pauses, 0.5))} ms"
         )
@@ -534,22 +613,24 @@ def main() -> int:
         for baud in BAUDS:
             wire = wire_bytes * 10 / baud
             print(
-                f"  at {baud:>6} baud the same bytes take {ms(wire)} ms on the wire: "
-                f"projected round trip p50 {ms(wire + pct(over, 0.5))}, p99 {ms(wire + pct(over, 0.99))} ms"
+                f"  at {baud:>6} baud the same bytes take {ms(wire)} ms on the wire: with the round trip "
+                f"measured here, p50 {ms(wire + pct(rtts, 0.5))}, p99 {ms(wire + pct(rtts, 0.99))} ms"
             )
+
+        def p50_99(values: list[float]) -> dict[str, float]:
+            return {"p50": pct(values, 0.5) * 1e3, "p99": pct(values, 0.99) * 1e3}
+
         summary = {
-            "cpu_per_round_trip_ms": {
-                "p50": pct(parts["total"], 0.5) * 1e3,
-                "p99": pct(parts["total"], 0.99) * 1e3,
-            },
-            "pty_floor_ms": {"p50": pct(floor, 0.5) * 1e3, "p99": pct(floor, 0.99) * 1e3},
-            "pty_floor_paced_ms": {"p50": pct(paced, 0.5) * 1e3, "p99": pct(paced, 0.99) * 1e3},
-            "serial_rtt_ms": {"p50": pct(rtts, 0.5) * 1e3, "p99": pct(rtts, 0.99) * 1e3},
-            "overhead_ms": {"p50": pct(over, 0.5) * 1e3, "p99": pct(over, 0.99) * 1e3},
-            "overhead_vs_back_to_back_floor_ms": {
-                "p50": pct(over_hot, 0.5) * 1e3,
-                "p99": pct(over_hot, 0.99) * 1e3,
-            },
+            "cpu_per_round_trip_ms": p50_99(parts["total"]),
+            "pty_floor_ms": p50_99(floor),
+            "pty_floor_paced_ms": p50_99(paced),
+            "serial_rtt_ms": p50_99(rtts),
+            "software_ms": p50_99(bd.software),
+            "software_cpu_ms": p50_99(bd.software_cpu),
+            "pi_ms": p50_99(bd.pi),
+            "transport_ms": p50_99(transport),
+            "rtt_minus_paced_floor_ms": p50_99(over),
+            "rtt_minus_floor_ms": p50_99(over_hot),
             "wire_ms": {str(b): (order_len + ack_len) * 10 / b * 1e3 for b in BAUDS},
             "mean_serial_rtt_ms": statistics.fmean(rtts) * 1e3,
             "other_programs_cpu_share": others.share,
@@ -588,6 +669,10 @@ def main() -> int:
         print("\n3. through `bmc hil launcher` (MQTT QoS 1 in, serial, Pi program, MQTT QoS 1 out)")
         print(row("fire order -> ACCEPTED on MQTT", bridge_rtts))
         print(row("bare MQTT QoS 1 round trip (same broker)", raw))
+        print(
+            "  the bridge path crosses the broker twice (order in, answer out) and the serial path "
+            f"once: 2 x bare p50 + serial p50 = {ms(2 * pct(raw, 0.5) + pct(rtts, 0.5))} ms"
+        )
         print(f"  answers: {answers3}")
         summary.update(
             bridge_rtt_ms={"p50": pct(bridge_rtts, 0.5) * 1e3, "p99": pct(bridge_rtts, 0.99) * 1e3},

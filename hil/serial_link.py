@@ -18,6 +18,11 @@ descriptor (any device path or pty) is read and written through that descriptor,
 non-blocking, without pyserial's extra ``select()`` per call (a fire order's round
 trip crosses four of these calls).
 ``port`` may be a device path or any pyserial URL (``loop://``, ``socket://``...).
+
+For latency accounting, both links note when their last read returned
+(``read_at_s``, ``time.perf_counter``; ``read_cpu_s``, ``time.thread_time``):
+taken before the bytes are decoded, so a program that stamps its answer's write
+the same way knows what its own handling of the frames just read took.
 """
 
 from __future__ import annotations
@@ -178,6 +183,10 @@ class SerialLink:
         self._backoff = config.reopen_interval_s
         self._closed = False
         self.up = asyncio.Event()
+        self.read_at_s = 0.0
+        """``time.perf_counter()`` when the last read returned (before its frames were decoded)."""
+        self.read_cpu_s = 0.0
+        """``time.thread_time()`` at the same moment."""
 
     @property
     def connected(self) -> bool:
@@ -316,7 +325,9 @@ class SerialLink:
             return
         if not data:
             return
-        for frame in self.decoder.feed(data):
+        self.read_at_s = time.perf_counter()
+        self.read_cpu_s = time.thread_time()
+        for frame in self.decoder.frames(data):  # each frame handed on as soon as it is decoded
             self._on_frame(frame)
 
     # ------------------------------------------------------------ open, lose, reopen
@@ -411,6 +422,10 @@ class BlockingLink:
         self._seq = 0
         self._next_try = 0.0
         self._backoff = config.reopen_interval_s
+        self.read_at_s = 0.0
+        """``time.perf_counter()`` when the last read returned (before its frames were decoded)."""
+        self.read_cpu_s = 0.0
+        """``time.thread_time()`` at the same moment."""
 
     @property
     def connected(self) -> bool:
@@ -468,6 +483,8 @@ class BlockingLink:
         except (serial.SerialException, OSError) as exc:
             self._lost(f"read failed: {exc}")
             return []
+        self.read_at_s = time.perf_counter()
+        self.read_cpu_s = time.thread_time()
         return self.decoder.feed(data)
 
     def send(self, data: bytes) -> bool:

@@ -503,6 +503,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--led-pin", type=int, default=17, help="BCM pin of the READY LED (default 17)")
     p.add_argument("--relay-pin", type=int, default=27, help="BCM pin of the launch relay (default 27)")
     p.add_argument("--duration-s", type=float, default=None, help="stop after this many wall seconds")
+    p.add_argument(
+        "--timing-log",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="append a JSON line per fire order: how long from its bytes in to its answer out",
+    )
     return p
 
 
@@ -533,21 +540,87 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, RuntimeError) as exc:
         print(f"pi_launcher: {exc}", file=sys.stderr)
         return 2
-    return run(config, key, serial_config, gpio, args.duration_s)
+    try:
+        timing = None if args.timing_log is None else args.timing_log.open("a", encoding="utf-8")
+    except OSError as exc:
+        print(f"pi_launcher: cannot write the timing log: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return run(config, key, serial_config, gpio, args.duration_s, timing)
+    finally:
+        if timing is not None:
+            timing.close()
+
+
+class OrderTimer:
+    """How long each fire order took from its bytes read to its answer written (``--timing-log``).
+
+    One JSON line per answered order: ``order_id``, ``answer`` (the state answered),
+    ``read_at_s`` and ``answered_at_s`` (``time.perf_counter()``: CLOCK_MONOTONIC on Linux,
+    so comparable with another program's stamps on the same machine), ``wall_s`` (their
+    difference: decoding, the checks, encoding and writing the answer) and ``cpu_s`` (this
+    thread's CPU time over the same span: ``wall_s`` minus the time the program was not
+    running). Lines are written after the frames of a read are handled, not between an
+    order and its answer."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self._read: dict[str, tuple[float, float]] = {}
+        self._lines: list[str] = []
+
+    def order_in(self, order_id: str, read_at_s: float, read_cpu_s: float) -> None:
+        """An order came in with the read that returned at these stamps."""
+        self._read[order_id] = (read_at_s, read_cpu_s)
+
+    def sent(self, body: m.Body) -> None:
+        """A message was just written: stamp it if it answers a timed order."""
+        if self._read and isinstance(body, m.EngagementStatus):
+            stamps = self._read.pop(body.order_id, None)
+            if stamps is not None:
+                t, cpu = time.perf_counter(), time.thread_time()
+                read_at, read_cpu = stamps
+                self._lines.append(
+                    json.dumps(
+                        {
+                            "order_id": body.order_id,
+                            "answer": body.state.name,
+                            "read_at_s": read_at,
+                            "answered_at_s": t,
+                            "wall_s": t - read_at,
+                            "cpu_s": cpu - read_cpu,
+                        }
+                    )
+                )
+
+    def flush(self) -> None:
+        """Write what was stamped; forget orders left unanswered (an answer is always immediate)."""
+        self._read.clear()
+        if self._lines:
+            self.out.write("\n".join(self._lines) + "\n")
+            self.out.flush()
+            self._lines.clear()
 
 
 def run(
-    config: PiConfig, key: bytes, serial_config: SerialConfig, gpio: Gpio, duration_s: float | None
+    config: PiConfig,
+    key: bytes,
+    serial_config: SerialConfig,
+    gpio: Gpio,
+    duration_s: float | None,
+    timing_log: TextIO | None = None,
 ) -> int:
     """The device loop: read frames, drive the launcher, write its messages."""
     link = BlockingLink(serial_config)
     sequences: dict[type, int] = {}
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, _frame: stopping.append(signum))
+    timer = None if timing_log is None else OrderTimer(timing_log)
 
     def send(body: m.Body, sim_s: float) -> None:
         seq = sequences[type(body)] = sequences.get(type(body), 0) + 1
         link.send(message_frame(link.next_seq(), m.Header(config.launcher_id, seq, sim_s), body))
+        if timer is not None:
+            timer.sent(body)
 
     # Milliseconds since the epoch: every boot of the device numbers above the previous ones.
     launcher = PiLauncher(config, key, send, gpio, boot_id=time.time_ns() // 1_000_000)
@@ -583,7 +656,11 @@ def run(
                     bad_frames += 1
                     log.warning("bad frame payload: %s", exc)
                     continue
+                if timer is not None and isinstance(msg.body, m.FireOrder):
+                    timer.order_in(msg.body.order_id, link.read_at_s, link.read_cpu_s)
                 launcher.handle(msg, time.monotonic())
+            if timer is not None:
+                timer.flush()
     except KeyboardInterrupt:
         pass
     finally:

@@ -5,6 +5,7 @@ in a subprocess behind a pty, driven frame by frame with real pyserial."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -253,6 +254,8 @@ def test_the_program_never_executes_a_replayed_tampered_or_expired_order(
         "10",
         "--gpio",
         "console",
+        "--timing-log",
+        str(tmp_path / "timing.jsonl"),
     )
     seq = iter(range(1, 10_000))
 
@@ -268,6 +271,7 @@ def test_the_program_never_executes_a_replayed_tampered_or_expired_order(
     _answers(bridge, lambda g: any(isinstance(x.body, m.NodeState) for x in g), 10)
     beat(100.0)
     good = order(1, 100.0)
+    sent_at = time.perf_counter()
     recorded = send(good, 100.0)
     got = _answers(bridge, lambda g: ("FDC-00001", "LAUNCHED", "") in _engagements(g), 5)
     beat(101.0)
@@ -294,3 +298,13 @@ def test_the_program_never_executes_a_replayed_tampered_or_expired_order(
     assert summary["link"]["rx_crc_errors"] == 0
     assert "GPIO L1: LAUNCH L1-M001" in pi.stderr()
     assert pi.stderr().count("LAUNCH") == 1
+    # --timing-log: a line per answered order, on the machine's monotonic clock (as ours).
+    timing = [json.loads(line) for line in (tmp_path / "timing.jsonl").read_text().splitlines()]
+    assert [(t["order_id"], t["answer"]) for t in timing] == [
+        (order_id, state) for order_id, state, _ in _engagements(got) if state != "LAUNCHED"
+    ]
+    assert sent_at < timing[0]["read_at_s"]
+    for t in timing:
+        assert 0 < t["wall_s"] == pytest.approx(t["answered_at_s"] - t["read_at_s"], abs=1e-9)
+        assert 0 < t["cpu_s"] < 0.5
+        assert t["answered_at_s"] < time.perf_counter()
