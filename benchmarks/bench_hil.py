@@ -308,6 +308,7 @@ async def serial_path(a: Path, n: int) -> tuple[list[RoundTrip], int, int]:
             sizes["ack"] = len(frame.payload) + 6 + 2  # + type, seq, CRC, COBS code, delimiter
 
     link = SerialLink(SerialConfig(str(a)), on_frame)
+    link.stamp_cpu = True
     link.start()
     await link.wait_open(5)
     await asyncio.wait_for(heard.wait(), 20)  # the Pi program is up and has its port open

@@ -20,9 +20,11 @@ trip crosses four of these calls).
 ``port`` may be a device path or any pyserial URL (``loop://``, ``socket://``...).
 
 For latency accounting, both links note when their last read returned
-(``read_at_s``, ``time.perf_counter``; ``read_cpu_s``, ``time.thread_time``):
-taken before the bytes are decoded, so a program that stamps its answer's write
-the same way knows what its own handling of the frames just read took.
+(``read_at_s``, ``time.perf_counter``), before the bytes are decoded, so a
+program that stamps its answer's write the same way knows what its own handling
+of the frames just read took; with ``stamp_cpu`` set, also the thread's CPU time
+then (``read_cpu_s``, ``time.thread_time``: a system call, ~1 us, so off unless
+asked for).
 """
 
 from __future__ import annotations
@@ -186,7 +188,9 @@ class SerialLink:
         self.read_at_s = 0.0
         """``time.perf_counter()`` when the last read returned (before its frames were decoded)."""
         self.read_cpu_s = 0.0
-        """``time.thread_time()`` at the same moment."""
+        """``time.thread_time()`` at the same moment, when ``stamp_cpu`` is set."""
+        self.stamp_cpu = False
+        """Also stamp ``read_cpu_s`` (off by default: a system call per read)."""
 
     @property
     def connected(self) -> bool:
@@ -326,7 +330,8 @@ class SerialLink:
         if not data:
             return
         self.read_at_s = time.perf_counter()
-        self.read_cpu_s = time.thread_time()
+        if self.stamp_cpu:
+            self.read_cpu_s = time.thread_time()
         for frame in self.decoder.frames(data):  # each frame handed on as soon as it is decoded
             self._on_frame(frame)
 
@@ -425,7 +430,9 @@ class BlockingLink:
         self.read_at_s = 0.0
         """``time.perf_counter()`` when the last read returned (before its frames were decoded)."""
         self.read_cpu_s = 0.0
-        """``time.thread_time()`` at the same moment."""
+        """``time.thread_time()`` at the same moment, when ``stamp_cpu`` is set."""
+        self.stamp_cpu = False
+        """Also stamp ``read_cpu_s`` (off by default: a system call per read)."""
 
     @property
     def connected(self) -> bool:
@@ -484,7 +491,8 @@ class BlockingLink:
             self._lost(f"read failed: {exc}")
             return []
         self.read_at_s = time.perf_counter()
-        self.read_cpu_s = time.thread_time()
+        if self.stamp_cpu:
+            self.read_cpu_s = time.thread_time()
         return self.decoder.feed(data)
 
     def send(self, data: bytes) -> bool:

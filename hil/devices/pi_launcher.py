@@ -615,6 +615,7 @@ def run(
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, _frame: stopping.append(signum))
     timer = None if timing_log is None else OrderTimer(timing_log)
+    link.stamp_cpu = timer is not None
 
     def send(body: m.Body, sim_s: float) -> None:
         seq = sequences[type(body)] = sequences.get(type(body), 0) + 1
