@@ -102,23 +102,28 @@ def row(name: str, values: list[float]) -> str:
 
 
 class OtherLoad:
-    """Share of the machine's CPU time that other programs used between ``start`` and ``stop``.
+    """Share of the machine's CPU time that went elsewhere between ``start`` and ``stop``.
 
-    The load average lags by a minute; this covers exactly the measurement. Linux only (None
-    elsewhere). Children count once they have been waited for."""
+    ``share``: everything but this program and its children (other programs, kernel threads,
+    interrupts, and time the hypervisor gave to other guests while this one wanted the CPU);
+    ``steal``: that last part alone. The load average lags by a minute; this covers exactly the
+    measurement. Linux only (None elsewhere). Children count once they have been waited for."""
 
     def __init__(self) -> None:
         self.share: float | None = None
-        self._start: tuple[float, float, float] | None = None
+        self.steal: float | None = None
+        self._start: tuple[float, float, float, float] | None = None
 
     @staticmethod
-    def _busy_s() -> float | None:
+    def _busy_s() -> tuple[float, float] | None:
+        """(all but idle and iowait, steal), CPU seconds since boot."""
         try:
             with open("/proc/stat", encoding="ascii") as f:
                 ticks = [int(v) for v in f.readline().split()[1:9]]
         except (OSError, ValueError):
             return None
-        return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # all but idle, iowait
+        hz = os.sysconf("SC_CLK_TCK")
+        return (sum(ticks) - ticks[3] - ticks[4]) / hz, ticks[7] / hz
 
     @staticmethod
     def _ours_s() -> float:
@@ -127,15 +132,17 @@ class OtherLoad:
 
     def start(self) -> None:
         busy = self._busy_s()
-        self._start = None if busy is None else (busy, self._ours_s(), time.monotonic())
+        self._start = None if busy is None else (*busy, self._ours_s(), time.monotonic())
 
     def stop(self) -> None:
         busy = self._busy_s()
         if self._start is None or busy is None:
             return
-        busy0, ours0, t0 = self._start
-        others = (busy - busy0) - (self._ours_s() - ours0)
-        self.share = max(0.0, others) / ((time.monotonic() - t0) * (os.cpu_count() or 1))
+        busy0, steal0, ours0, t0 = self._start
+        capacity = (time.monotonic() - t0) * (os.cpu_count() or 1)
+        others = (busy[0] - busy0) - (self._ours_s() - ours0)
+        self.share = max(0.0, others) / capacity
+        self.steal = (busy[1] - steal0) / capacity
 
 
 def free_port() -> int:
@@ -588,8 +595,9 @@ def main() -> int:
         print("\n1-2. serial path over a pty (bridge process <-> cable process <-> Pi program)")
         if others.share is not None:
             print(
-                f"  other programs kept the {os.cpu_count()} CPUs {others.share:.0%} busy meanwhile "
-                f"(load average {os.getloadavg()[0]:.2f}): they show in every p99 below"
+                f"  the {os.cpu_count()} CPUs were {others.share:.0%} busy with other work meanwhile "
+                f"({others.steal:.0%} stolen by the host for other guests; load average "
+                f"{os.getloadavg()[0]:.2f}): it shows in every p99 below"
             )
         print(row("pty floor: raw 64-byte echo, back to back", floor))
         print(row("pty floor: the same, paced as the orders", paced))
@@ -635,6 +643,7 @@ def main() -> int:
             "wire_ms": {str(b): (order_len + ack_len) * 10 / b * 1e3 for b in BAUDS},
             "mean_serial_rtt_ms": statistics.fmean(rtts) * 1e3,
             "other_programs_cpu_share": others.share,
+            "steal_cpu_share": others.steal,
         }
         if args.serial_only:
             summary["load_average_1min"] = os.getloadavg()[0]
