@@ -639,6 +639,7 @@ class MqttBus:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._wake: Callable[[], None] = lambda: None
         self._channels: dict[str, Channel | None] = {}
+        self._watchers = 0
 
     def endpoint(self, node_id: str) -> MqttEndpoint:
         """A node's own connection (started by ``announce``); the same one again for the same id."""
@@ -661,7 +662,8 @@ class MqttBus:
     def watcher(self, topic_filter: str, tap: Tap) -> MqttEndpoint:
         """A connection of its own that hands every message on ``topic_filter`` to ``tap`` alone
         (not to the bus's taps); close it when done with ``await bus.drop(endpoint)``."""
-        ep = MqttEndpoint(self, f"watch-{os.getpid()}-{len(self.endpoints)}", tap_only=True, tap=tap)
+        self._watchers += 1
+        ep = MqttEndpoint(self, f"watch-{os.getpid()}-{self._watchers}", tap_only=True, tap=tap)
         self.endpoints.append(ep)
         ep.watch(topic_filter)
         return ep
