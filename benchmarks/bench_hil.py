@@ -67,7 +67,6 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
-import numpy as np
 import yaml
 
 from hil.devices.pi_launcher import PiConfig, PiLauncher
@@ -437,18 +436,7 @@ async def bridge_path(port: int, n: int) -> tuple[list[float], list[float], dict
 
         task = asyncio.create_task(reader())
         t_start = time.perf_counter()
-        empty = codec.encode(
-            m.Header("world", 1, 0.0),
-            m.TruthReport(
-                object_id=(),
-                kind=np.zeros(0, dtype=np.int64),
-                friendly=np.zeros(0, dtype=bool),
-                iff=np.zeros(0, dtype=bool),
-                rcs_m2=np.zeros(0),
-                status=np.zeros(0, dtype=np.int64),
-                state=np.zeros((0, 6)),
-            ),
-        )
+        empty = codec.encode(m.Header("world", 1, 0.0), m.TruthReport.empty())
         hb = 0
 
         async def heartbeat() -> None:

@@ -344,15 +344,7 @@ class SensorBridgeNode(_BridgeNode, RadarNode):
 
 def _truth_subset(truth: m.TruthReport | None, idx: m.IntArray, state: m.FloatArray) -> m.TruthReport:
     if truth is None:
-        return m.TruthReport(
-            object_id=(),
-            kind=np.zeros(0, dtype=np.int64),
-            friendly=np.zeros(0, dtype=bool),
-            iff=np.zeros(0, dtype=bool),
-            rcs_m2=np.zeros(0),
-            status=np.zeros(0, dtype=np.int64),
-            state=np.zeros((0, 6)),
-        )
+        return m.TruthReport.empty()
     return m.TruthReport(
         object_id=tuple(truth.object_id[i] for i in idx.tolist()),
         kind=truth.kind[idx],

@@ -158,6 +158,19 @@ class TruthReport:
     def __len__(self) -> int:
         return len(self.object_id)
 
+    @classmethod
+    def empty(cls) -> TruthReport:
+        """A report of no object."""
+        return cls(
+            object_id=(),
+            kind=np.zeros(0, dtype=np.int64),
+            friendly=np.zeros(0, dtype=bool),
+            iff=np.zeros(0, dtype=bool),
+            rcs_m2=np.zeros(0),
+            status=np.zeros(0, dtype=np.int64),
+            state=np.zeros((0, 6)),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class FireOrder:

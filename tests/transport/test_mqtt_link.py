@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import paho.mqtt.client as paho
 import pytest
 import simpy
@@ -223,13 +222,13 @@ def test_the_world_clock_hears_the_truth_topic_only_and_disconnects_once_set(bro
         fdc.publish(HEARTBEAT, heartbeat(1))
         fdc.publish(STATUS, status(1))
         bus.env = simpy.Environment(initial_time=42.5)
-        world.publish(truth_topic, no_truth())
+        world.publish(truth_topic, m.TruthReport.empty())
         t_sim, _wall = await asyncio.wait_for(sync, 10)
         assert t_sim == 42.5
         await until(
             lambda: watcher not in bus.endpoints and not watcher.connected.is_set(), 10, "the watcher gone"
         )
-        world.publish(truth_topic, no_truth())
+        world.publish(truth_topic, m.TruthReport.empty())
         fdc.publish(STATUS, status(2))
         await asyncio.sleep(0.2)
         assert heard == [truth_topic], "no heartbeat, no status, no truth after the first"
@@ -237,16 +236,3 @@ def test_the_world_clock_hears_the_truth_topic_only_and_disconnects_once_set(bro
         await bus.close()
 
     asyncio.run(main())
-
-
-def no_truth() -> m.TruthReport:
-    """A truth report of no object."""
-    return m.TruthReport(
-        object_id=(),
-        kind=np.zeros(0, dtype=np.int64),
-        friendly=np.zeros(0, dtype=bool),
-        iff=np.zeros(0, dtype=bool),
-        rcs_m2=np.zeros(0),
-        status=np.zeros(0, dtype=np.int64),
-        state=np.zeros((0, 6)),
-    )
