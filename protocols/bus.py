@@ -20,7 +20,7 @@ import simpy
 
 from protocols import codec
 from protocols import messages as m
-from protocols.topics import Channel, Topics, matches
+from protocols.topics import Topics, matches
 
 log = logging.getLogger(__name__)
 
@@ -197,8 +197,6 @@ class InProcessBus:
         self._rng_for = rng_for
         self._subs: list[_Subscription] = []
         self._route: dict[str, list[_Subscription]] = {}
-        self._channels: dict[str, Channel] = {}
-        """Topic -> its channel, as ``topics.channel_of`` says (topics of ours only)."""
         self._taps: list[Tap] = []
 
     def endpoint(self, node_id: str) -> _InProcessEndpoint:
@@ -232,13 +230,10 @@ class InProcessBus:
             log.warning("dropped payload on %s: %s (%s)", topic, reason, detail)
 
     def _accept(self, topic: str, payload: bytes, msg: m.Message) -> bool:
-        channel = self._channels.get(topic)
+        channel = self.topics.channel_of(topic)
         if channel is None:
-            channel = self.topics.channel_of(topic)
-            if channel is None:
-                self._reject(topic, "unknown_topic", "not under this bus's topic root")
-                return False
-            self._channels[topic] = channel
+            self._reject(topic, "unknown_topic", "not under this bus's topic root")
+            return False
         if type(msg.body) is not channel.body:
             self._reject(topic, "wrong_type", f"{type(msg.body).__name__} on a {channel.name} topic")
             return False

@@ -42,7 +42,7 @@ import simpy
 from protocols import codec
 from protocols import messages as m
 from protocols.bus import Inbox, Tap
-from protocols.topics import CHANNELS, Channel, Topics, matches
+from protocols.topics import CHANNELS, Topics, matches
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ STABLE_S = 5.0
 """A connection that lasted this long resets the reconnect backoff."""
 
 TOPIC_CACHE = 4096
-"""Topics whose channel and subscribers are remembered (the cache restarts when full)."""
+"""Topics whose subscribers an endpoint remembers (the cache restarts when full)."""
 
 
 class BrokerError(RuntimeError):
@@ -372,7 +372,7 @@ class MqttEndpoint:
         seq = self._sequence[topic] = self._sequence.get(topic, 0) + 1
         header = m.Header(self.node_id, seq, float(self.bus.env.now))
         payload = codec.encode(header, body)
-        channel = self.bus.channel_of(topic)
+        channel = self.bus.topics.channel_of(topic)
         qos = channel.qos if channel else 1
         retain = channel.retained if channel else False
         self.bus.stats.published += 1
@@ -441,7 +441,7 @@ class MqttEndpoint:
         except codec.DecodeError as exc:
             self.bus.reject(topic, exc.reason, exc.detail)
             return
-        channel = self.bus.channel_of(topic)
+        channel = self.bus.topics.channel_of(topic)
         if channel is None:
             self.bus.reject(topic, "unknown_topic", "not under this run's topic root")
             return
@@ -638,7 +638,6 @@ class MqttBus:
         self._taps: list[Tap] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._wake: Callable[[], None] = lambda: None
-        self._channels: dict[str, Channel | None] = {}
         self._watchers = 0
 
     def endpoint(self, node_id: str) -> MqttEndpoint:
@@ -681,16 +680,6 @@ class MqttBus:
     def wake(self) -> None:
         """Tell the pacer there is something to deliver."""
         self._wake()
-
-    def channel_of(self, topic: str) -> Channel | None:
-        """``topics.channel_of(topic)``, remembered."""
-        try:
-            return self._channels[topic]
-        except KeyError:
-            if len(self._channels) >= TOPIC_CACHE:
-                self._channels.clear()
-            channel = self._channels[topic] = self.topics.channel_of(topic)
-            return channel
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
         """Run ``coro`` in the background, keeping a reference until it ends."""

@@ -6,7 +6,7 @@ QoS 0 (stale data is worthless), everything that changes state is QoS 1.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from protocols import messages as m
 
@@ -43,11 +43,17 @@ def root_for(scenario_name: str) -> str:
     return f"bmc/v1/{scenario_name}"
 
 
+CHANNEL_MEMORY = 4096
+"""Topics whose channel :meth:`Topics.channel_of` remembers (the memory restarts when full:
+a broker can bring any number of foreign topics)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Topics:
     """Builds and parses topics under one root."""
 
     root: str
+    _channels: dict[str, Channel | None] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def topic(self, kind: str, node_id: str, channel: str) -> str:
         """The topic of ``channel`` owned by node ``node_id`` of ``kind``."""
@@ -60,7 +66,18 @@ class Topics:
         return f"{self.root}/{kind}/+/{channel}"
 
     def channel_of(self, topic: str) -> Channel | None:
-        """The channel a topic belongs to, None when it is not one of ours."""
+        """The channel a topic belongs to, None when it is not one of ours (remembered: every
+        message on both buses asks)."""
+        known = self._channels
+        try:
+            return known[topic]
+        except KeyError:
+            if len(known) >= CHANNEL_MEMORY:
+                known.clear()
+            channel = known[topic] = self._parse_channel(topic)
+            return channel
+
+    def _parse_channel(self, topic: str) -> Channel | None:
         if not topic.startswith(self.root + "/"):
             return None
         parts = topic[len(self.root) + 1 :].split("/")
