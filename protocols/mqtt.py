@@ -337,11 +337,11 @@ class _PahoLink:
 class MqttEndpoint:
     """One node's connection: publishes as the node, delivers its subscriptions."""
 
-    def __init__(self, bus: MqttBus, node_id: str, tap_only: bool = False, tap: Tap | None = None) -> None:
+    def __init__(self, bus: MqttBus, node_id: str, tap: Tap | None = None) -> None:
         self.node_id = node_id
-        self.tap_only = tap_only
-        self.tap: Tap = tap or bus.tap_all
-        """Where a tap-only endpoint's messages go: the bus's taps, or its own."""
+        self.tap = tap
+        """Given, the endpoint only watches: every message goes to it, none to a node
+        (:meth:`MqttBus.add_tap`, :meth:`MqttBus.watcher`)."""
         self.bus = bus
         self.kind: str | None = None
         self.state_topic: str | None = None
@@ -359,6 +359,11 @@ class MqttEndpoint:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._ever_connected = False
+
+    @property
+    def tap_only(self) -> bool:
+        """True for a watching endpoint (no node behind it)."""
+        return self.tap is not None
 
     @property
     def started(self) -> bool:
@@ -448,7 +453,7 @@ class MqttEndpoint:
         if type(msg.body) is not channel.body:
             self.bus.reject(topic, "wrong_type", f"{type(msg.body).__name__} on a {channel.name} topic")
             return
-        if self.tap_only:
+        if self.tap is not None:
             self.tap(msg.header.sim_time_s, topic, payload, msg)
             return
         key = (msg.header.sender, topic)
@@ -653,16 +658,19 @@ class MqttBus:
         """Observe every message under the topic root, through a monitor connection."""
         if not self._taps:
             # Unique per process: two monitors sharing a client id would keep evicting each other.
-            self.endpoint_monitor = MqttEndpoint(self, f"monitor-{os.getpid()}", tap_only=True)
-            self.endpoints.append(self.endpoint_monitor)
-            self.endpoint_monitor.watch(f"{self.topics.root}/#")
+            self.endpoint_monitor = self._watching(
+                f"monitor-{os.getpid()}", f"{self.topics.root}/#", self.tap_all
+            )
         self._taps.append(tap)
 
     def watcher(self, topic_filter: str, tap: Tap) -> MqttEndpoint:
         """A connection of its own that hands every message on ``topic_filter`` to ``tap`` alone
         (not to the bus's taps); close it when done with ``await bus.drop(endpoint)``."""
         self._watchers += 1
-        ep = MqttEndpoint(self, f"watch-{os.getpid()}-{self._watchers}", tap_only=True, tap=tap)
+        return self._watching(f"watch-{os.getpid()}-{self._watchers}", topic_filter, tap)
+
+    def _watching(self, node_id: str, topic_filter: str, tap: Tap) -> MqttEndpoint:
+        ep = MqttEndpoint(self, node_id, tap=tap)
         self.endpoints.append(ep)
         ep.watch(topic_filter)
         return ep

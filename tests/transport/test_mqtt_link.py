@@ -208,6 +208,7 @@ def test_the_world_clock_hears_the_truth_topic_only_and_disconnects_once_set(bro
         (watcher,) = [ep for ep in bus.endpoints if ep.tap_only]
         heard: list[str] = []
         on_truth = watcher.tap
+        assert on_truth is not None
 
         def tap(t: float, topic: str, payload: bytes, msg: m.Message) -> None:
             heard.append(topic)
