@@ -308,13 +308,13 @@ async def serial_path(a: Path, n: int) -> tuple[list[RoundTrip], int, int]:
         elif body.order_id in waiting:
             rt, fut = waiting.pop(body.order_id)
             rt.decoded_at, cpu = time.perf_counter(), time.thread_time()
-            rt.read_at, rt.receive_cpu_s = link.read_at_s, cpu - link.read_cpu_s
+            rt.read_at, rt.receive_cpu_s = link.last_read.at_s, cpu - link.last_read.cpu_s
             rt.answer = body.state.name
             fut.set_result(None)
             sizes["ack"] = len(frame.payload) + 6 + 2  # + type, seq, CRC, COBS code, delimiter
 
     link = SerialLink(SerialConfig(str(a)), on_frame)
-    link.stamp_cpu = True
+    link.last_read.with_cpu = True
     link.start()
     await link.wait_open(5)
     await asyncio.wait_for(heard.wait(), 20)  # the Pi program is up and has its port open

@@ -20,11 +20,9 @@ trip crosses four of these calls).
 ``port`` may be a device path or any pyserial URL (``loop://``, ``socket://``...).
 
 For latency accounting, both links note when their last read returned
-(``read_at_s``, ``time.perf_counter``), before the bytes are decoded, so a
-program that stamps its answer's write the same way knows what its own handling
-of the frames just read took; with ``stamp_cpu`` set, also the thread's CPU time
-then (``read_cpu_s``, ``time.thread_time``: a system call, ~1 us, so off unless
-asked for).
+(:class:`ReadStamp`), before the bytes are decoded, so a program that stamps its
+answer's write the same way knows what its own handling of the frames just read
+took.
 """
 
 from __future__ import annotations
@@ -82,6 +80,24 @@ class SerialConfig:
                 "need 0 < reopen_interval_s <= reopen_max_s "
                 f"(got {self.reopen_interval_s}, {self.reopen_max_s})"
             )
+
+
+@dataclass(slots=True)
+class ReadStamp:
+    """When a link's last read returned, before its bytes were decoded."""
+
+    at_s: float = 0.0
+    """``time.perf_counter()`` then."""
+    cpu_s: float = 0.0
+    """``time.thread_time()`` then, when ``with_cpu`` is set."""
+    with_cpu: bool = False
+    """Also stamp ``cpu_s`` (off by default: a system call per read, ~1 us)."""
+
+    def take(self) -> None:
+        """Stamp now."""
+        self.at_s = time.perf_counter()
+        if self.with_cpu:
+            self.cpu_s = time.thread_time()
 
 
 @dataclass(slots=True)
@@ -185,12 +201,7 @@ class SerialLink:
         self._backoff = config.reopen_interval_s
         self._closed = False
         self.up = asyncio.Event()
-        self.read_at_s = 0.0
-        """``time.perf_counter()`` when the last read returned (before its frames were decoded)."""
-        self.read_cpu_s = 0.0
-        """``time.thread_time()`` at the same moment, when ``stamp_cpu`` is set."""
-        self.stamp_cpu = False
-        """Also stamp ``read_cpu_s`` (off by default: a system call per read)."""
+        self.last_read = ReadStamp()
 
     @property
     def connected(self) -> bool:
@@ -329,9 +340,7 @@ class SerialLink:
             return
         if not data:
             return
-        self.read_at_s = time.perf_counter()
-        if self.stamp_cpu:
-            self.read_cpu_s = time.thread_time()
+        self.last_read.take()
         for frame in self.decoder.frames(data):  # each frame handed on as soon as it is decoded
             self._on_frame(frame)
 
@@ -427,12 +436,7 @@ class BlockingLink:
         self._seq = 0
         self._next_try = 0.0
         self._backoff = config.reopen_interval_s
-        self.read_at_s = 0.0
-        """``time.perf_counter()`` when the last read returned (before its frames were decoded)."""
-        self.read_cpu_s = 0.0
-        """``time.thread_time()`` at the same moment, when ``stamp_cpu`` is set."""
-        self.stamp_cpu = False
-        """Also stamp ``read_cpu_s`` (off by default: a system call per read)."""
+        self.last_read = ReadStamp()
 
     @property
     def connected(self) -> bool:
@@ -490,9 +494,7 @@ class BlockingLink:
         except (serial.SerialException, OSError) as exc:
             self._lost(f"read failed: {exc}")
             return []
-        self.read_at_s = time.perf_counter()
-        if self.stamp_cpu:
-            self.read_cpu_s = time.thread_time()
+        self.last_read.take()
         return self.decoder.feed(data)
 
     def send(self, data: bytes) -> bool:

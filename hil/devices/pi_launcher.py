@@ -615,7 +615,7 @@ def run(
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, _frame: stopping.append(signum))
     timer = None if timing_log is None else OrderTimer(timing_log)
-    link.stamp_cpu = timer is not None
+    link.last_read.with_cpu = timer is not None
 
     def send(body: m.Body, sim_s: float) -> None:
         seq = sequences[type(body)] = sequences.get(type(body), 0) + 1
@@ -658,7 +658,7 @@ def run(
                     log.warning("bad frame payload: %s", exc)
                     continue
                 if timer is not None and isinstance(msg.body, m.FireOrder):
-                    timer.order_in(msg.body.order_id, link.read_at_s, link.read_cpu_s)
+                    timer.order_in(msg.body.order_id, link.last_read.at_s, link.last_read.cpu_s)
                 launcher.handle(msg, time.monotonic())
             if timer is not None:
                 timer.flush()
