@@ -5,19 +5,23 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SCENARIO ?= sim_configs/belgium_nasams.yaml
 
-.PHONY: run test lint typecheck pytest bench proto docs clean mosquitto
+.PHONY: run test lint typecheck pytest bench proto docs golden clean mosquitto
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 needed, found " + sys.version'
 	@$(PYTHON) -m venv $(VENV) || { echo "make: cannot create a venv: on Debian/Ubuntu install python3-venv (apt-get install python3-venv)" >&2; exit 1; }
 	@$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.run-deps: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+# Exact versions (.ci/constraints.txt): the same seed gives the same digest on every machine
+# only with the same numpy, scipy and protobuf (README, "Determinism").
+CONSTRAINTS := .ci/constraints.txt
+
+$(VENV)/.run-deps: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e .
 	@touch $@
 
-$(VENV)/.test-deps: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test]'
+$(VENV)/.test-deps: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[test]'
 	@touch $@ $(VENV)/.run-deps
 
 ## Run the reference scenario and print its engagement report.
@@ -52,6 +56,10 @@ bench: $(VENV)/.test-deps
 proto: $(VENV)/.test-deps
 	$(BIN)/python -m grpc_tools.protoc -I protocols/proto --python_out=protocols/generated \
 	    --pyi_out=protocols/generated protocols/proto/bmc_v1.proto
+
+## Rewrite the golden digests of the shipped scenarios after an intended change of behaviour.
+golden: $(VENV)/.test-deps
+	$(BIN)/python -m tests.sim.golden --write
 
 ## Regenerate the scenario reference from the pydantic models.
 docs: $(VENV)/.test-deps

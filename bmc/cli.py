@@ -18,6 +18,7 @@ from typing import Any, NoReturn, TextIO
 
 from bmc.engine.realtime import RealtimeError, RealtimeOptions, node_kind, run_cell, run_node
 from bmc.engine.runner import run_virtual
+from bmc.engine.threads import pin_blas_threads
 from bmc.scenario import ScenarioError, load_scenario
 from protocols.mqtt import BrokerConfig, BrokerError
 
@@ -588,6 +589,7 @@ def _report(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``bmc`` console script."""
     args = _parser().parse_args(argv)
+    pin_blas_threads()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         if args.command == "run":

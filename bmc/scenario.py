@@ -8,7 +8,6 @@ the two in step.
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,6 +18,7 @@ import pymap3d
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bmc.engine import detmath
 from bmc.engine.stats import parse_sweep_check
 
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
@@ -518,9 +518,10 @@ def flight_plans(s: Scenario, rng: np.random.Generator) -> list[FlightPlan]:
         rcs, speed = KIND_DEFAULTS[r.kind]
         ae, an, _ = assets[r.target]
         offsets = rng.uniform(-r.spread_deg / 2, r.spread_deg / 2, size=r.count)
+        # The platform's sin and cos may differ in the last bit from machine to machine.
+        sin_b, cos_b = detmath.sin_cos(np.radians(r.bearing_deg + offsets))
         for k in range(r.count):
-            b = math.radians(r.bearing_deg + offsets[k])
-            start = (ae + r.range_m * math.sin(b), an + r.range_m * math.cos(b), r.altitude_m)
+            start = (ae + r.range_m * float(sin_b[k]), an + r.range_m * float(cos_b[k]), r.altitude_m)
             points = [start]
             if r.range_m > r.dive_range_m > 0:
                 f = r.dive_range_m / r.range_m

@@ -63,6 +63,7 @@ from bmc.engine import clock
 from bmc.engine.metrics import METRICS
 from bmc.engine.runner import external_nodes, run_virtual
 from bmc.engine.stats import SweepCheck, describe, parse_sweep_check
+from bmc.engine.threads import pin_blas_threads
 from bmc.scenario import Scenario, ScenarioError, parse_scenario
 
 SEED_SCHEME = "bmc-sweep/1: run i seed = SeedSequence(scenario seed, spawn_key=(i,)), 63 bits"
@@ -294,6 +295,8 @@ def flatten(report: Mapping[str, Any]) -> dict[str, Any]:
 def run_one(data: dict[str, Any], seed: int) -> dict[str, Any]:
     """One replication, as a worker runs it: the scenario as its dict and the run's seed in,
     the flat row out."""
+    # Here rather than in a worker initializer: a Dask worker runs none of ours.
+    pin_blas_threads()
     return flatten(run_virtual(parse_scenario(data), seed=seed))
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from bmc.engine import detmath
+
 Array = npt.NDArray[np.float64]
 
 
@@ -25,9 +27,9 @@ def time_to_go(
     d = relative_position_m
     v = target_velocity_mps
     s = np.asarray(interceptor_speed_mps, dtype=float)
-    a = np.einsum("...i,...i->...", v, v) - s * s
-    b = 2.0 * np.einsum("...i,...i->...", d, v)
-    c = np.einsum("...i,...i->...", d, d)
+    a = detmath.dot3(v, v) - s * s
+    b = 2.0 * detmath.dot3(d, v)
+    c = detmath.dot3(d, d)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         disc = b * b - 4.0 * a * c
         sq = np.sqrt(np.where(disc >= 0, disc, np.nan))
@@ -82,7 +84,8 @@ def in_envelope(
     coordinate. ``pip_m`` (..., L, 3) against launchers (L, 3).
     """
     with np.errstate(invalid="ignore"):
-        rng = np.linalg.norm(pip_m - launcher_position_m, axis=-1)
+        offset = pip_m - launcher_position_m
+        rng = np.sqrt(detmath.dot3(offset, offset))
         alt = pip_m[..., 2]
         ok = (rng >= min_range_m) & (rng <= max_range_m) & (alt >= min_altitude_m) & (alt <= max_altitude_m)
     return np.asarray(ok & np.isfinite(rng))
@@ -118,9 +121,9 @@ def path_intercept_time(
         q = leg_start_m[k] + v * (a_t - float(leg_start_s[k]))
         d = q - launch_position_m
         w = a_t - launch_time_s
-        qa = float(v @ v) - s * s
-        qb = 2.0 * float(d @ v) - 2.0 * s * s * w
-        qc = float(d @ d) - s * s * w * w
+        qa = float(detmath.dot3(v, v)) - s * s
+        qb = 2.0 * float(detmath.dot3(d, v)) - 2.0 * s * s * w
+        qc = float(detmath.dot3(d, d)) - s * s * w * w
         if qc <= 0:  # already within reach at the leg start
             return a_t
         roots: list[float] = []

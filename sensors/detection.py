@@ -17,6 +17,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import optimize, special
 
+from bmc.engine import detmath
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -64,7 +66,7 @@ def _swerling0_pd(snr: FloatArray | float, threshold: float) -> FloatArray:
     # Below _NEGLIGIBLE_SNR, Pd - Pfa is smaller than chndtr's own error (~3e-17 at
     # Pfa 1e-6), which is not monotone in SNR: a fainter target could come out a hair
     # likelier to be seen. The first-order series Pfa (1 + SNR threshold / 2) is exact there.
-    faint = np.exp(-0.5 * threshold) * (1.0 + 0.5 * threshold * snr_arr)
+    faint = detmath.exp(-0.5 * threshold) * (1.0 + 0.5 * threshold * snr_arr)
     return np.asarray(np.where(snr_arr < _NEGLIGIBLE_SNR, faint, pd), dtype=np.float64)
 
 
@@ -81,11 +83,17 @@ def _validate_pd_pfa(reference_pd: float, false_alarm_probability: float) -> Non
 
 
 @functools.lru_cache(maxsize=64)
+def _log(value: float) -> float:
+    """Natural log of a model constant, the same on every machine; cached, as scans ask every time."""
+    return detmath.scalar(detmath.log(value))
+
+
+@functools.lru_cache(maxsize=64)
 def _reference_snr_cached(reference_pd: float, false_alarm_probability: float, swerling: int) -> float:
     _validate_pd_pfa(reference_pd, false_alarm_probability)
-    log_pfa = math.log(false_alarm_probability)
+    log_pfa = _log(false_alarm_probability)
     if swerling == 1:
-        return log_pfa / math.log(reference_pd) - 1.0
+        return log_pfa / _log(reference_pd) - 1.0
     if swerling == 0:
         threshold = -2.0 * log_pfa
 
@@ -155,11 +163,16 @@ def _detection_probability(
     """
     r = np.maximum(range_m, 1.0)
     rcs = np.maximum(rcs_m2, 0.0)
-    snr = snr_ref * (rcs / reference_rcs_m2) * (reference_range_m / r) ** 4
+    ratio_sq = reference_range_m / r
+    ratio_sq *= ratio_sq
+    # (R_ref / R) ** 4 as two squarings: numpy's power takes CPU-specific paths.
+    snr = snr_ref * (rcs / reference_rcs_m2) * (ratio_sq * ratio_sq)
     if swerling == 1:
-        pd = np.power(false_alarm_probability, 1.0 / (1.0 + snr))
+        # Pfa ** (1 / (1 + SNR)), with ln Pfa taken once per model.
+        pd = detmath.exp(_log(false_alarm_probability) / (1.0 + snr))
     else:
-        pd = _swerling0_pd(np.minimum(snr, _MAX_SNR), -2.0 * math.log(false_alarm_probability))
+        threshold = -2.0 * _log(false_alarm_probability)
+        pd = _swerling0_pd(np.minimum(snr, _MAX_SNR), threshold)
     # Rounding in the special function can leave Pd a hair outside [Pfa, 1].
     result: FloatArray = np.maximum(pd, false_alarm_probability)
     return result
@@ -175,11 +188,13 @@ def polar_to_enu(
     r = np.asarray(range_m, dtype=np.float64)
     az = np.asarray(azimuth_rad, dtype=np.float64)
     el = np.asarray(elevation_rad, dtype=np.float64)
-    horizontal_m = r * np.cos(el)
+    sin_az, cos_az = detmath.sin_cos(az)
+    sin_el, cos_el = detmath.sin_cos(el)
+    horizontal_m = r * cos_el
     local = np.empty((*np.broadcast(r, az, el).shape, 3))
-    local[..., 0] = horizontal_m * np.sin(az)
-    local[..., 1] = horizontal_m * np.cos(az)
-    local[..., 2] = r * np.sin(el)
+    local[..., 0] = horizontal_m * sin_az
+    local[..., 1] = horizontal_m * cos_az
+    local[..., 2] = r * sin_el
     return np.asarray(local + np.asarray(radar_position_m, dtype=np.float64), dtype=np.float64)
 
 
@@ -189,10 +204,11 @@ def enu_to_polar(
     """Range [m], azimuth [rad, 0..2pi clockwise from north], elevation [rad] of ENU points (..., 3)."""
     d = np.asarray(position_m, dtype=np.float64) - np.asarray(radar_position_m, dtype=np.float64)
     east, north, up = d[..., 0], d[..., 1], d[..., 2]
-    horizontal_m = np.hypot(east, north)
-    range_m = np.hypot(horizontal_m, up)
-    azimuth_rad = np.mod(np.arctan2(east, north), 2.0 * np.pi)
-    elevation_rad = np.arctan2(up, horizontal_m)
+    horizontal_m = detmath.hypot(east, north)
+    range_m = detmath.hypot(horizontal_m, up)
+    angles = detmath.arctan2(np.stack((east, up)), np.stack((north, horizontal_m)))
+    azimuth_rad = np.mod(angles[0], 2.0 * np.pi)
+    elevation_rad = angles[1]
     return (
         np.asarray(range_m, dtype=np.float64),
         np.asarray(azimuth_rad, dtype=np.float64),
@@ -212,10 +228,9 @@ def polar_covariance_to_enu(
     r = np.atleast_1d(np.asarray(range_m, dtype=np.float64))
     az = np.atleast_1d(np.asarray(azimuth_rad, dtype=np.float64))
     el = np.atleast_1d(np.asarray(elevation_rad, dtype=np.float64))
-    sin_az, cos_az = np.sin(az), np.cos(az)
-    sin_el, cos_el = np.sin(el), np.cos(el)
-    # Component-major Jacobian (3, 3, ...): each entry is one contiguous vector, and one
-    # einsum forms J diag(sigma^2) J^T at half the cost of a batched 3x3 matmul.
+    sin_az, cos_az = detmath.sin_cos(az)
+    sin_el, cos_el = detmath.sin_cos(el)
+    # Component-major Jacobian (3, 3, ...): each entry is one contiguous vector.
     jac = np.empty((3, 3, *r.shape), dtype=np.float64)
     # Columns: d/d range, d/d azimuth, d/d elevation of (east, north, up).
     jac[0, 0] = cos_el * sin_az
@@ -227,9 +242,19 @@ def polar_covariance_to_enu(
     jac[2, 0] = sin_el
     jac[2, 1] = 0.0
     jac[2, 2] = r * cos_el
-    variances = np.array([sigma_range_m**2, sigma_azimuth_rad**2, sigma_elevation_rad**2])
+    variances = np.array([sigma_range_m, sigma_azimuth_rad, sigma_elevation_rad])
+    variances *= variances
     weighted = jac * variances.reshape(1, 3, *(1,) * r.ndim)
-    return np.asarray(np.einsum("ik...,jk...->...ij", weighted, jac), dtype=np.float64)
+    return _jdjt(weighted, jac)
+
+
+def _jdjt(weighted: FloatArray, jac: FloatArray) -> FloatArray:
+    """(..., 3, 3) products ``weighted_i . jac_j`` over the middle axis of two (3, 3, ...)
+    arrays, summed left to right (no BLAS or einsum, whose summation order may vary)."""
+    products = weighted[:, None] * jac[None, :]  # (i, j, k, ...)
+    total = products[:, :, 0] + products[:, :, 1]
+    total += products[:, :, 2]
+    return np.ascontiguousarray(np.moveaxis(total, (0, 1), (-2, -1)), dtype=np.float64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,7 +377,11 @@ def _scan_constants(model: RadarModel) -> _ScanConstants:
         snr_ref=reference_snr(model.reference_pd, model.false_alarm_probability, model.swerling),
         sigmas=_read_only([[model.sigma_range_m], [model.sigma_azimuth_rad], [model.sigma_elevation_rad]]),
         variances=_read_only(
-            [[model.sigma_range_m**2], [model.sigma_azimuth_rad**2], [model.sigma_elevation_rad**2]]
+            [
+                [model.sigma_range_m * model.sigma_range_m],
+                [model.sigma_azimuth_rad * model.sigma_azimuth_rad],
+                [model.sigma_elevation_rad * model.sigma_elevation_rad],
+            ]
         ),
         false_alarm_min_range_m=min_range_m,
         false_alarm_scale=_read_only(
@@ -406,10 +435,19 @@ def scan(
     d = truth - const.radar_position_m
     east, north, up = d[:, 0], d[:, 1], d[:, 2]
     polar = np.empty((3, n_truth))
-    horizontal_m = np.hypot(east, north)
-    range_m = np.hypot(horizontal_m, up, out=polar[0])
-    np.mod(np.arctan2(east, north), 2.0 * np.pi, out=polar[1])
-    elevation_rad = np.arctan2(up, horizontal_m, out=polar[2])
+    horizontal_m = detmath.hypot(east, north)
+    range_m = polar[0]
+    range_m[...] = detmath.hypot(horizontal_m, up)
+    # Azimuth and elevation in one call: (east, up) over (north, horizontal).
+    numerator = np.empty((2, n_truth))
+    numerator[0] = east
+    numerator[1] = up
+    denominator = np.empty((2, n_truth))
+    denominator[0] = north
+    denominator[1] = horizontal_m
+    polar[1:] = detmath.arctan2(numerator, denominator)
+    np.mod(polar[1], 2.0 * np.pi, out=polar[1])
+    elevation_rad = polar[2]
 
     # Within the instrumented range, the radio horizon (horizon_range_m of the truth's
     # height) and the elevation coverage. min(horizon, max range) leaves one range
@@ -489,8 +527,7 @@ def _plots_to_enu(
     range_m = plot_polar[0]
     n_plots = plot_polar.shape[1]
     # One call each for the sines and cosines of azimuth and elevation (rows 1 and 2).
-    sin_az_el = np.sin(plot_polar[1:])
-    cos_az_el = np.cos(plot_polar[1:])
+    sin_az_el, cos_az_el = detmath.sin_cos(plot_polar[1:])
     sin_az, sin_el = sin_az_el[0], sin_az_el[1]
     cos_az, cos_el = cos_az_el[0], cos_az_el[1]
 
@@ -511,7 +548,7 @@ def _plots_to_enu(
     np.multiply(neg_range_sin_el, cos_az, out=jac[1, 2])
     jac[2, 0] = sin_el
     jac[2, 1] = 0.0
-    covariance_m2: FloatArray = np.einsum("ik...,jk...->...ij", jac * variances, jac)
+    covariance_m2 = _jdjt(jac * variances, jac)
 
     # polar_to_enu: (horizontal sin az, horizontal cos az, r sin el) plus the radar position.
     position_m = np.empty((n_plots, 3))

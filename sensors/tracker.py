@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +18,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
+from bmc.engine import detmath
 from protocols.messages import Classification, Identity, TrackStatus
 
 FloatArray = npt.NDArray[np.float64]
@@ -58,28 +60,55 @@ _PHT_ROWS = _UPPER[:, :3].reshape(18)
 """Rows of P H^T (the first three columns of P), row-major (6, 3)."""
 _VEL_VAR_ROWS = _UPPER[[3, 4, 5], [3, 4, 5]]
 """Rows of the velocity variances."""
-_FOLD_TO_UPPER = np.zeros((36, 21))
-"""Maps a full row-major 6x6 matrix to its 21 stored entries by summing both triangles."""
-_FOLD_TO_UPPER[np.arange(36), _COV_ROWS - _STATE_ROWS] = 1.0
 
 
-def _motion_matrices(dt_s: float, q: float) -> tuple[FloatArray, FloatArray]:
-    """(A, c) with column' = A @ column + c predicting a track ``dt_s`` ahead.
+class _Motion(NamedTuple):
+    """column' = sum_k coefficient[:, k] * column[source[:, k]] + noise, the prediction of
+    every track ``dt_s`` ahead, as a sparse matrix with a fixed summation order."""
 
-    A applies the constant-velocity transition F to the state and F P F^T to the
-    covariance's 21 entries: row (i, j) of kron(F, F), with the coefficients of P's
-    (k, l) and (l, k) added together since both are one stored entry. c adds the
-    process noise Q.
+    dt_s: float
+    source: tuple[IntArray, ...]
+    """Per term k, the row each of the 27 rows takes its k-th term from."""
+    coefficient: tuple[FloatArray, ...]
+    """Per term k, the (27, 1) coefficients (0 where a row has fewer terms)."""
+    noise: FloatArray
+    """(27, 1) process noise Q added to the covariance entries."""
+
+
+def _motion_matrices(dt_s: float, q: float) -> _Motion:
+    """The prediction by ``dt_s`` [s] with white-acceleration noise density ``q``.
+
+    The dense form is A with column' = A column + c: A applies the constant-velocity
+    transition F to the state and F P F^T to the covariance's 21 entries (row (i, j) of
+    kron(F, F), with the coefficients of P's (k, l) and (l, k) added together since both
+    are one stored entry); c adds Q. A has at most four non-zeros a row, so the product is
+    formed term by term, left to right in column order: a BLAS matrix product would give
+    bits that depend on the CPU's kernel, its thread count and the arrays' alignment.
     """
     f = np.eye(6)
     f[:3, 3:] = dt_s * np.eye(3)
     a = np.zeros((_N_ROWS, _N_ROWS))
     a[:_STATE_ROWS, :_STATE_ROWS] = f
-    a[_STATE_ROWS:, _STATE_ROWS:] = np.kron(f, f)[_IU[0] * 6 + _IU[1]] @ _FOLD_TO_UPPER
-    q_matrix = q * (dt_s**3 / 3.0 * _Q_POS_POS + dt_s**2 / 2.0 * _Q_POS_VEL + dt_s * _Q_VEL_VEL)
+    kron = np.kron(f, f)[_IU[0] * 6 + _IU[1]]
+    for full, stored in enumerate(_COV_ROWS):  # fold both triangles onto the stored entry
+        a[_STATE_ROWS:, stored] += kron[:, full]
+    dt2_s2 = dt_s * dt_s
+    q_matrix = q * (dt2_s2 * dt_s / 3.0 * _Q_POS_POS + dt2_s2 / 2.0 * _Q_POS_VEL + dt_s * _Q_VEL_VEL)
     c = np.zeros((_N_ROWS, 1))
     c[_STATE_ROWS:, 0] = q_matrix[_IU]
-    return a, c
+    terms = int((a != 0.0).sum(axis=1).max())
+    source = np.zeros((_N_ROWS, terms), dtype=np.intp)
+    coefficient = np.zeros((_N_ROWS, terms))
+    for row in range(_N_ROWS):
+        cols = a[row].nonzero()[0]
+        source[row, : cols.shape[0]] = cols
+        coefficient[row, : cols.shape[0]] = a[row, cols]
+    return _Motion(
+        dt_s=dt_s,
+        source=tuple(np.ascontiguousarray(source[:, k]) for k in range(terms)),
+        coefficient=tuple(np.ascontiguousarray(coefficient[:, k : k + 1]) for k in range(terms)),
+        noise=c,
+    )
 
 
 # Integer bookkeeping, one row each in a (5, N) array.
@@ -303,7 +332,7 @@ _ADJ_PR = np.array([3, 2, 1, 0, 1, 0, 4, 1, 2, 2, 0, 1])
 _ADJ_QS = np.array([5, 4, 4, 5, 2, 3, 4, 5, 3, 2, 4, 1])
 # v^T A v = sum over the 6 entries of weight * a * v_i v_j, off-diagonal entries twice.
 _VV_I, _VV_J = np.array([0, 0, 0, 1, 1, 2]), np.array([0, 1, 2, 1, 2, 2])
-_VV_WEIGHT = np.array([1.0, 2.0, 2.0, 1.0, 2.0, 1.0])
+_VV_WEIGHT_COLUMN = np.array([[1.0], [2.0], [2.0], [1.0], [2.0], [1.0]])
 
 
 class Tracker:
@@ -322,8 +351,8 @@ class Tracker:
         self._next_id = 1
         self._f: FloatArray = np.zeros((_N_ROWS, 0))
         self._n: IntArray = np.zeros((5, 0), dtype=np.int64)
-        self._motion: tuple[float, FloatArray, FloatArray] | None = None
-        """(dt, A, c) of the last prediction."""
+        self._motion: _Motion | None = None
+        """The last prediction's matrices."""
 
     @property
     def params(self) -> TrackerParams:
@@ -343,11 +372,20 @@ class Tracker:
         """Propagate all tracks by ``dt_s`` [s] with the constant-velocity model."""
         if dt_s == 0.0 or self._f.shape[1] == 0:
             return
-        if self._motion is None or self._motion[0] != dt_s:
+        motion = self._motion
+        if motion is None or motion.dt_s != dt_s:
             # A radar steps by the same dt every scan: keep the matrices for the next one.
-            self._motion = (dt_s, *_motion_matrices(dt_s, self._params.process_noise_mps2**2))
-        _, a, c = self._motion
-        self._f = a @ self._f + c
+            q = self._params.process_noise_mps2
+            motion = self._motion = _motion_matrices(dt_s, q * q)
+        f = self._f
+        predicted = f.take(motion.source[0], axis=0)
+        predicted *= motion.coefficient[0]
+        for source, coefficient in zip(motion.source[1:], motion.coefficient[1:], strict=True):
+            term = f.take(source, axis=0)
+            term *= coefficient
+            predicted += term
+        predicted += motion.noise
+        self._f = predicted
 
     def _associate(self, z: FloatArray, r6: FloatArray) -> tuple[IntArray, IntArray, FloatArray]:
         """Matched (track, plot) index pairs by gated global nearest neighbour, with the
@@ -361,7 +399,7 @@ class Tracker:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, np.zeros((6, 0))
         hph = f.take(_POS_ROWS, axis=0)
-        gate2 = self._params.gate_sigma**2
+        gate2 = self._params.gate_sigma * self._params.gate_sigma
         # Pre-gate: for any axis e, (e.v)^2 <= d^2 (e^T S e) (Cauchy-Schwarz in the metric
         # of S), so a pair inside the gate has |v_e| <= gate * sqrt(S_ee) on each axis, and
         # S_ee <= HPH^T_ee + max R_ee: a plot outside that box cannot pass the gate.
@@ -371,17 +409,19 @@ class Tracker:
         s = hph.take(rows, axis=1) + r6.take(cols, axis=1)
         products = s.take(_ADJ_PR, axis=0) * s.take(_ADJ_QS, axis=0)
         adj = products[:6] - products[6:]
-        det = np.einsum("ik,ik->k", s[:3], adj[:3])
+        det = s[0] * adj[0] + s[1] * adj[1] + s[2] * adj[2]
         # d^2 = v^T S^-1 v = v^T adj(S) v / det(S): gate on the numerator against
         # gate^2 * det, so no pair needs a division before it passes. A singular S
         # (an ideal sensor re-observed at the same instant) has det 0 and never passes.
-        quad = _VV_WEIGHT @ (adj * v.take(_VV_I, axis=0) * v.take(_VV_J, axis=0))
+        terms = adj * v.take(_VV_I, axis=0) * v.take(_VV_J, axis=0)
+        terms *= _VV_WEIGHT_COLUMN
+        quad = terms[0] + terms[1] + terms[2] + terms[3] + terms[4] + terms[5]
         gated = ((quad <= gate2 * det) & (det > 0.0)).nonzero()[0]
         det = det[gated]
         # The gate is on d^2, but pairs are scored by their negative log-likelihood,
         # d^2 + ln|S|: an uncertain (e.g. tentative) track must not outbid a precise one
         # for a plot merely because its wide S makes every plot look close.
-        cost = quad[gated] / det + np.log(det)
+        cost = quad[gated] / det + detmath.log(det)
         pick = _gnn_assign(rows[gated], cols[gated], cost, n_tracks, n_plots)
         chosen = gated[pick]
         return rows[chosen], cols[chosen], adj.take(chosen, axis=1) / det[pick]
@@ -397,9 +437,16 @@ class Tracker:
         # Gain K = P H^T S^-1, then x += K v and P -= K H P, whose entry (a, b) is
         # sum_j K[a, j] P[b, j] (H P is the first three rows of P, and P is symmetric):
         # only the 21 stored entries are formed, so P stays exactly symmetric.
-        gain = np.einsum("ijk,jlk->ilk", pht, s_inv.take(_FULL_OF_SYM6, axis=0).reshape(3, 3, k))
-        column[:_STATE_ROWS] += np.einsum("ijk,jk->ik", gain, z - column[:3])
-        column[_STATE_ROWS:] -= np.einsum("ujk,ujk->uk", gain.take(_IU[0], axis=0), pht.take(_IU[1], axis=0))
+        # Each sum over j (length 3) is written out left to right: einsum's summation
+        # order is not specified and may follow the CPU's vector width.
+        s_full = s_inv.take(_FULL_OF_SYM6, axis=0).reshape(3, 3, k)
+        gain = pht[:, 0, None] * s_full[0] + pht[:, 1, None] * s_full[1] + pht[:, 2, None] * s_full[2]
+        innovation = z - column[:3]
+        column[:_STATE_ROWS] += (
+            gain[:, 0] * innovation[0] + gain[:, 1] * innovation[1] + gain[:, 2] * innovation[2]
+        )
+        left, right = gain.take(_IU[0], axis=0), pht.take(_IU[1], axis=0)
+        column[_STATE_ROWS:] -= left[:, 0] * right[:, 0] + left[:, 1] * right[:, 1] + left[:, 2] * right[:, 2]
         self._f[:, tracks] = column
 
     def step(
@@ -479,7 +526,8 @@ class Tracker:
         f = np.zeros((_N_ROWS, n_new))
         f[:3] = z
         f[_POS_ROWS] = r6
-        f[_VEL_VAR_ROWS] = self._params.initial_speed_sigma_mps**2
+        sigma_mps = self._params.initial_speed_sigma_mps
+        f[_VEL_VAR_ROWS] = sigma_mps * sigma_mps
         n = np.empty((5, n_new), dtype=np.int64)
         n[_ID] = np.arange(self._next_id, self._next_id + n_new)
         n[_HITS] = 1

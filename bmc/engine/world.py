@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import simpy
 
+from bmc.engine import detmath
 from bmc.engine.node import Node
 from bmc.scenario import FlightPlan, Launcher
 from launchers.intercept import path_intercept_time
@@ -75,7 +76,7 @@ class Paths:
             pts = np.asarray(p.points_m, dtype=float)
             for k, speed in enumerate(p.speeds_mps):
                 delta = pts[k + 1] - pts[k]
-                dist = float(np.linalg.norm(delta))
+                dist = math.sqrt(delta[0] * delta[0] + delta[1] * delta[1] + delta[2] * delta[2])
                 dur = dist / speed
                 self.leg_start_s[i, k] = t
                 self.leg_start_m[i, k] = pts[k]
@@ -214,7 +215,9 @@ def first_entry_time(
         b = float(leg_start_s[k + 1]) if k + 1 < len(leg_start_s) else end_s
         d = leg_start_m[k, :2] - c
         v = leg_velocity[k, :2]
-        qa, qb, qc = float(v @ v), 2 * float(d @ v), float(d @ d) - radius_m**2
+        # Products written out: ``@`` on vectors is a BLAS call, whose bits depend on the CPU.
+        vx, vy, dx, dy = float(v[0]), float(v[1]), float(d[0]), float(d[1])
+        qa, qb, qc = vx * vx + vy * vy, 2 * (dx * vx + dy * vy), (dx * dx + dy * dy) - radius_m * radius_m
         if qc <= 0:
             return a
         if qa == 0:
@@ -387,7 +390,7 @@ class World(Node):
         if alive.size:
             # The nearest live object (the first of equals, as np.argmin picks).
             d = self.state(t0)[alive, :3] - est
-            dist = np.sqrt(np.add.reduce(d * d, axis=1))  # what np.linalg.norm computes, cheaper
+            dist = detmath.norm3(d[:, 0], d[:, 1], d[:, 2])
             j = int(np.argmin(dist))
             if dist[j] <= SEEKER_GATE_M:
                 target = int(alive[j])

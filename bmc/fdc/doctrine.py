@@ -54,4 +54,9 @@ def engageable(identity: npt.NDArray[np.int64], weapons_control: WeaponsControl)
 
 def salvo_kill_probability(pk: npt.NDArray[np.float64] | float, rounds: int) -> npt.NDArray[np.float64]:
     """Probability that at least one of ``rounds`` independent shots kills."""
-    return np.asarray(1.0 - (1.0 - np.asarray(pk, dtype=float)) ** rounds)
+    miss = 1.0 - np.asarray(pk, dtype=float)
+    # Repeated products, not ``**``: numpy's power takes CPU-specific paths.
+    all_miss = np.ones_like(miss)
+    for _ in range(rounds):
+        all_miss = all_miss * miss
+    return np.asarray(1.0 - all_miss)

@@ -48,7 +48,7 @@ def _entry_time(vv: FloatArray, dv: FloatArray, dd: FloatArray, radius_m: FloatA
     """(A, N) time until the ground track enters the radius; inf if never (see time_to_radius)."""
     a = vv
     b = 2.0 * dv
-    c = dd - radius_m[:, None] ** 2
+    c = dd - radius_m[:, None] * radius_m[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         disc = b * b - 4 * a * c
         t = (-b - np.sqrt(np.where(disc >= 0, disc, np.nan))) / (2 * a)

@@ -8,8 +8,9 @@ import pytest
 
 from bmc.engine.runner import run_virtual
 from bmc.scenario import load_scenario
+from tests.sim import golden
 
-CONFIGS = sorted((Path(__file__).resolve().parents[2] / "sim_configs").glob("*.yaml"))
+CONFIGS = golden.CONFIGS
 
 
 def test_there_are_scenarios() -> None:
@@ -25,3 +26,14 @@ def test_scenario_meets_its_expectations(path: Path) -> None:
     failed = [e for e in report["expect"] if not e["ok"]]
     assert not failed, f"{path.name}: {failed}"
     assert report["sim_time_s"] == pytest.approx(scenario.duration_s)
+    # Bit for bit what every machine gives with the pinned versions (tests/sim/golden.py).
+    mismatch = golden.version_mismatch()
+    assert mismatch is None, mismatch
+    assert report["digest"] == golden.load()["digests"][path.stem], (
+        f"{path.name}: the digest changed; if that change of behaviour is meant, run `make golden` "
+        "and say why in the commit"
+    )
+
+
+def test_every_scenario_has_a_golden_digest() -> None:
+    assert set(golden.load()["digests"]) == {p.stem for p in CONFIGS}

@@ -119,3 +119,58 @@ def test_no_global_numpy_random() -> None:
             if bad in text:
                 offenders.append(f"{_rel(p)}: {bad}")
     assert not offenders
+
+
+SIMULATION = sorted(
+    {
+        *(p for p in (ROOT / "sensors").glob("*.py")),
+        *(p for p in (ROOT / "launchers").glob("*.py")),
+        *(p for p in (ROOT / "bmc" / "fdc").glob("*.py")),
+        *(
+            ROOT / "bmc" / "engine" / name
+            for name in ("world.py", "runner.py", "node.py", "rng.py", "detmath.py")
+        ),
+        ROOT / "bmc" / "scenario.py",
+    }
+)
+"""Code whose arithmetic decides a virtual run's outcome and digest."""
+
+_PLATFORM_MATH = {
+    # BLAS: the CPU's kernel, thread count and alignment choose the summation order.
+    "dot", "matmul", "einsum", "inner", "vdot", "tensordot", "linalg",
+    # Transcendentals: numpy picks AVX-512 or other kernels per CPU; libm varies too.
+    "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "power", "float_power", "pow",
+    "sin", "cos", "tan", "arcsin", "arccos", "arctan", "arctan2", "asin", "acos", "atan", "atan2",
+    "sinh", "cosh", "tanh", "hypot", "cbrt",
+}  # fmt: skip
+
+
+def _platform_math(source: str, label: str) -> list[str]:
+    """Every use of BLAS, a transcendental or ``**``/``@`` in ``source``, as "label:line: what"."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        op = getattr(node, "op", None)
+        if isinstance(node, ast.BinOp | ast.AugAssign) and isinstance(op, ast.MatMult | ast.Pow):
+            found.append(f"{label}:{node.lineno}: {'@' if isinstance(op, ast.MatMult) else '**'}")
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in {"np", "numpy", "math"}
+            and node.attr in _PLATFORM_MATH
+        ):
+            found.append(f"{label}:{node.lineno}: {node.value.id}.{node.attr}")
+    return found
+
+
+def test_simulation_arithmetic_is_the_same_on_every_machine() -> None:
+    # The digest promise (README, "Determinism"): these modules use IEEE-754 operations
+    # that are correctly rounded everywhere, and bmc.engine.detmath for the rest. Python's
+    # ``x ** y`` on floats is libm's pow, numpy's is CPU-specific: write products.
+    offenders = [hit for p in SIMULATION for hit in _platform_math(p.read_text(encoding="utf-8"), _rel(p))]
+    assert not offenders, "platform-dependent arithmetic in simulation code:\n" + "\n".join(offenders)
+
+
+def test_the_numerics_check_sees_what_it_bans() -> None:
+    sample = "import numpy as np\nx = np.exp(a) + b @ c + d ** 3\ny **= 2\nz = math.atan2(1, 2)\n"
+    expected = ["s:2: np.exp", "s:2: @", "s:2: **", "s:3: **", "s:4: math.atan2"]
+    assert sorted(_platform_math(sample, "s")) == sorted(expected)
