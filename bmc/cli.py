@@ -19,7 +19,7 @@ from typing import Any, NoReturn, TextIO
 from bmc.engine.realtime import RealtimeError, RealtimeOptions, node_kind, run_cell, run_node
 from bmc.engine.runner import run_virtual
 from bmc.engine.threads import pin_blas_threads
-from bmc.scenario import ScenarioError, load_scenario
+from bmc.scenario import DEFAULT_LIMITS, Limits, Scenario, ScenarioError, load_scenario
 from protocols.mqtt import BrokerConfig, BrokerError
 
 BROKER_CONF = """\
@@ -91,12 +91,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--speed", type=_speed, default=1.0, help="simulated seconds per wall second (default 1)"
     )
+    _limit_args(run)
     _broker_args(run)
 
     node = sub.add_parser("node", help="run one radar, launcher or the FDC as its own process on the broker")
     node.add_argument("node_id", help="the node's id in the scenario")
     node.add_argument("--scenario", type=Path, required=True, help="scenario YAML file")
     node.add_argument("--speed", type=_speed, default=1.0, help="must match the cell's --speed")
+    _limit_args(node)
     _broker_args(node)
 
     _sweep_args(sub)
@@ -105,6 +107,26 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("broker-config", help="print a mosquitto.conf suited to a rig")
     return p
+
+
+def _limit_args(p: argparse.ArgumentParser) -> None:
+    defaults = ", ".join(f"{k}={getattr(DEFAULT_LIMITS, k)}" for k in Limits.names())
+    p.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="KEY=N",
+        help=f"raise a limit on what the scenario may ask for (defaults: {defaults})",
+    )
+
+
+def _load(args: argparse.Namespace) -> Scenario:
+    """The scenario named on the command line, checked against the limits it gives."""
+    try:
+        limits = DEFAULT_LIMITS.raised(args.limit)
+    except ValueError as exc:
+        raise ScenarioError(str(exc)) from None
+    return load_scenario(args.scenario, limits)
 
 
 def _speed(text: str) -> float:
@@ -222,7 +244,7 @@ def _progress(stream: TextIO) -> Any:
 
 
 def _run(args: argparse.Namespace) -> int:
-    scenario = load_scenario(args.scenario)
+    scenario = _load(args)
     progress = None if args.quiet or not sys.stderr.isatty() else _progress(sys.stderr)
     if args.realtime and not args.mqtt:
         raise ScenarioError("--realtime needs a broker: add --mqtt URL")
@@ -257,7 +279,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _node(args: argparse.Namespace) -> int:
-    scenario = load_scenario(args.scenario)
+    scenario = _load(args)
     options = RealtimeOptions(_broker(args), speed=args.speed, wait_external_s=args.wait)
     try:
         node_kind(scenario, args.node_id)
@@ -307,12 +329,13 @@ def _sweep_args(sub: Any) -> None:
         help="progress bar on stderr (default: when stderr is a terminal)",
     )
     sw.add_argument("--quiet", action="store_true", help="print nothing but errors and failed checks")
+    _limit_args(sw)
 
 
 def _sweep(args: argparse.Namespace) -> int:
     from bmc.sweep import SweepError, default_workers, format_summary, parse_vary, run_sweep
 
-    scenario = load_scenario(args.scenario)
+    scenario = _load(args)
     vary = [parse_vary(text) for text in args.vary]
     show = args.progress if args.progress is not None else (not args.quiet and sys.stderr.isatty())
     out = args.out if args.out is not None else Path("sweeps") / scenario.name
@@ -329,6 +352,7 @@ def _sweep(args: argparse.Namespace) -> int:
             fresh=args.fresh,
             progress=sys.stderr if show else None,
             source=str(args.scenario),
+            limits=DEFAULT_LIMITS.raised(args.limit),
         )
     except SweepError as exc:
         raise ScenarioError(f"{args.scenario}: {exc} (finished runs are kept in {out})") from None
@@ -373,12 +397,14 @@ def _hil_args(sub: Any) -> None:
             help="simulated seconds of device silence before the node is declared dead "
             "(default: the launcher's heartbeat_timeout_s, or 2.5 radar scan periods)",
         )
+        _limit_args(h)
         _broker_args(h)
     key = kinds.add_parser(
         "key", help="print a launcher's fire-order key in hex (for the device's --key-file)"
     )
     key.add_argument("node_id", help="the launcher's id")
     key.add_argument("--scenario", type=Path, required=True, help="scenario YAML file")
+    _limit_args(key)
 
 
 def _baud(text: str) -> int:
@@ -394,7 +420,7 @@ def _hil(args: argparse.Namespace) -> int:
     from hil.bridge import BridgeOptions, run_bridge
     from hil.serial_link import SerialConfig
 
-    scenario = load_scenario(args.scenario)
+    scenario = _load(args)
     if args.hil_kind == "key":
         launcher = next((x for x in scenario.launchers if x.id == args.node_id), None)
         if launcher is None:

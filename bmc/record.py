@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from bmc.engine import clock
-from bmc.scenario import Scenario, ScenarioError, parse_scenario
+from bmc.scenario import Limits, Scenario, ScenarioError, parse_scenario, read_scenario_yaml
 from protocols.recording import (
     CHUNK_SIZE,
     REALTIME_CHUNK_SIZE,
@@ -110,7 +110,7 @@ def recorded_scenario(recording: Recording, overrides: list[str] | None = None) 
             f"{recording.path}: the recording holds no scenario (metadata {SCENARIO_METADATA}){damage}"
         )
     try:
-        data = yaml.safe_load(text)
+        data = read_scenario_yaml(text, where)
     except yaml.YAMLError as exc:
         raise ScenarioError(f"{where}: YAML syntax error: {exc}") from None
     if not isinstance(data, dict):
@@ -120,7 +120,8 @@ def recorded_scenario(recording: Recording, overrides: list[str] | None = None) 
         data["seed"] = int(seed)
     for item in overrides or []:
         set_path(data, item)
-    return parse_scenario(data, where)
+    # The recorded run met its own limits; the recording's size bounds what reading it costs.
+    return parse_scenario(data, where, Limits.unlimited())
 
 
 def set_path(data: dict[str, Any], assignment: str) -> None:

@@ -7,9 +7,11 @@ the two in step.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -65,14 +67,14 @@ class Position(_Model):
     """Latitude, degrees (WGS84)."""
     lon_deg: float | None = Field(None, ge=-180, le=180)
     """Longitude, degrees (WGS84)."""
-    alt_m: float | None = None
-    """Height above the ellipsoid, metres (with lat/lon; default 0)."""
-    east_m: float | None = None
-    """East of the scenario origin, metres."""
-    north_m: float | None = None
-    """North of the scenario origin, metres."""
-    up_m: float | None = None
-    """Above the scenario origin, metres (with east/north; default 0)."""
+    alt_m: float | None = Field(None, ge=-1_000, le=100_000)
+    """Height above the ellipsoid, metres (with lat/lon; default 0), -1 km to 100 km."""
+    east_m: float | None = Field(None, ge=-1_000_000, le=1_000_000)
+    """East of the scenario origin, metres, within +-1000 km."""
+    north_m: float | None = Field(None, ge=-1_000_000, le=1_000_000)
+    """North of the scenario origin, metres, within +-1000 km."""
+    up_m: float | None = Field(None, ge=-1_000, le=100_000)
+    """Above the scenario origin, metres (with east/north; default 0), -1 km to 100 km."""
 
     @model_validator(mode="after")
     def _one_form(self) -> Position:
@@ -94,14 +96,14 @@ class Origin(_Model):
     """Latitude, degrees (WGS84)."""
     lon_deg: float = Field(ge=-180, le=180)
     """Longitude, degrees (WGS84)."""
-    alt_m: float = 0.0
-    """Height above the ellipsoid, metres."""
+    alt_m: float = Field(0.0, ge=-1_000, le=10_000)
+    """Height above the ellipsoid, metres, -1 km to 10 km."""
 
 
 class WorldConfig(_Model):
     """Truth publication."""
 
-    truth_period_s: float = Field(1.0, gt=0, le=60)
+    truth_period_s: float = Field(1.0, ge=0.01, le=60)
     """Period of the world's truth report, seconds. Radars extrapolate truth between reports."""
 
 
@@ -112,9 +114,9 @@ class Asset(_Model):
     """Unique asset id."""
     position: Position
     """Centre of the asset."""
-    radius_m: float = Field(500.0, gt=0)
+    radius_m: float = Field(500.0, gt=0, le=100_000)
     """A hostile whose ground track comes this close to the centre hits the asset, metres."""
-    value: float = Field(1.0, gt=0)
+    value: float = Field(1.0, gt=0, le=1e6)
     """Relative value, weighs threat priority (higher is defended first)."""
 
 
@@ -125,9 +127,9 @@ class TrackerConfig(_Model):
     """Associated detections that confirm a tentative track."""
     drop_misses: int = Field(3, ge=1, le=50)
     """Consecutive missed scans after which a track is dropped."""
-    gate_sigma: float = Field(4.0, gt=0)
+    gate_sigma: float = Field(4.0, gt=0, le=100)
     """Association gate, in standard deviations (Mahalanobis distance)."""
-    process_noise_mps2: float = Field(4.0, gt=0)
+    process_noise_mps2: float = Field(4.0, gt=0, le=1_000)
     """Acceleration noise of the constant-velocity model, m/s^2."""
     iff_memory_scans: int = Field(10, ge=1, le=1000)
     """A track is reported FRIEND while an IFF reply came within this many scans."""
@@ -140,13 +142,13 @@ class Radar(_Model):
     """Unique node id."""
     position: Position
     """Antenna position; its height above the origin sets the radar horizon."""
-    scan_period_s: float = Field(2.0, gt=0)
+    scan_period_s: float = Field(2.0, ge=0.01, le=600)
     """Time between scans (rotation period), seconds."""
-    max_range_m: float = Field(75_000.0, gt=0)
+    max_range_m: float = Field(75_000.0, gt=0, le=1_000_000)
     """Instrumented range, metres."""
-    reference_range_m: float = Field(40_000.0, gt=0)
+    reference_range_m: float = Field(40_000.0, gt=0, le=1_000_000)
     """Range at which a target of reference_rcs_m2 is detected with reference_pd, metres."""
-    reference_rcs_m2: float = Field(1.0, gt=0)
+    reference_rcs_m2: float = Field(1.0, gt=0, le=10_000)
     """Radar cross-section of the reference target, m^2."""
     reference_pd: float = Field(0.9, gt=0, lt=1)
     """Detection probability of the reference target at reference_range_m."""
@@ -154,15 +156,15 @@ class Radar(_Model):
     """Per-cell false-alarm probability the detection threshold is set for."""
     swerling: Literal[0, 1] = 1
     """Target fluctuation model: 0 (steady) or 1 (scan-to-scan Rayleigh)."""
-    false_alarms_per_scan: float = Field(0.5, ge=0)
+    false_alarms_per_scan: float = Field(0.5, ge=0, le=1_000)
     """Mean number of false plots per scan over the whole coverage."""
     max_elevation_deg: float = Field(60.0, gt=0, le=90)
     """Upper edge of the elevation coverage, degrees."""
-    sigma_range_m: float = Field(30.0, ge=0)
+    sigma_range_m: float = Field(30.0, ge=0, le=10_000)
     """Range measurement noise (1 sigma), metres."""
-    sigma_azimuth_deg: float = Field(0.3, ge=0)
+    sigma_azimuth_deg: float = Field(0.3, ge=0, le=10)
     """Azimuth measurement noise (1 sigma), degrees."""
-    sigma_elevation_deg: float = Field(0.5, ge=0)
+    sigma_elevation_deg: float = Field(0.5, ge=0, le=10)
     """Elevation measurement noise (1 sigma), degrees."""
     iff: bool = True
     """Whether the radar carries an IFF interrogator."""
@@ -195,24 +197,24 @@ class FdcConfig(_Model):
     """'shoot-look-shoot' (one missile, assess, re-engage) or 'salvo-N' (N missiles at once, N 1..8)."""
     weapons_control: Literal["free", "tight", "hold"] = "free"
     """free: engage any threatening non-friend; tight: only tracks identified hostile; hold: none."""
-    heartbeat_period_s: float = Field(1.0, gt=0)
+    heartbeat_period_s: float = Field(1.0, ge=0.01, le=600)
     """Period of the FDC heartbeat launchers watch, seconds."""
-    assignment_period_s: float = Field(1.0, gt=0)
+    assignment_period_s: float = Field(1.0, ge=0.01, le=600)
     """Period of threat evaluation and weapon-target assignment, seconds."""
-    order_expiry_s: float = Field(10.0, gt=0)
+    order_expiry_s: float = Field(10.0, gt=0, le=3_600)
     """A fire order is void this long after issue, seconds."""
-    order_retry_s: float = Field(1.0, gt=0)
+    order_retry_s: float = Field(1.0, ge=0.01, le=3_600)
     """An unacknowledged order is resent after this long, seconds."""
-    identification_time_s: float = Field(4.0, ge=0)
+    identification_time_s: float = Field(4.0, ge=0, le=3_600)
     """A track must be held this long without IFF reply before it may be engaged, seconds."""
-    friend_memory_s: float = Field(30.0, ge=0)
+    friend_memory_s: float = Field(30.0, ge=0, le=86_400)
     """A track a radar reported as IFF friend stays a friend this long after the last report, seconds."""
-    track_timeout_s: float = Field(10.0, gt=0)
+    track_timeout_s: float = Field(10.0, gt=0, le=3_600)
     """A system track no radar has updated for this long is dropped, seconds."""
-    threat_margin_m: float = Field(2000.0, ge=0)
+    threat_margin_m: float = Field(2000.0, ge=0, le=1_000_000)
     """A track threatens an asset when its predicted ground track passes within radius_m plus this, metres
     (absorbs heading error of noisy tracks)."""
-    fusion_gate_m: float = Field(1500.0, gt=0)
+    fusion_gate_m: float = Field(1500.0, gt=0, le=100_000)
     """Radar tracks closer than this to a system track join it, metres."""
     external: bool = False
     """Not simulated: its topics come from another process."""
@@ -241,27 +243,27 @@ class Launcher(_Model):
     """Launcher position."""
     missiles: int = Field(6, gt=0, le=64)
     """Missiles on the launcher when full."""
-    reload_time_s: float = Field(600.0, ge=0)
+    reload_time_s: float = Field(600.0, ge=0, le=86_400)
     """Time to reload once empty, seconds."""
-    reaction_time_s: float = Field(2.0, ge=0)
+    reaction_time_s: float = Field(2.0, ge=0, le=3_600)
     """Order accepted to first missile off the rail, seconds."""
-    salvo_interval_s: float = Field(1.0, ge=0)
+    salvo_interval_s: float = Field(1.0, ge=0, le=3_600)
     """Time between missiles of one salvo, seconds."""
-    min_range_m: float = Field(1_000.0, ge=0)
+    min_range_m: float = Field(1_000.0, ge=0, le=1_000_000)
     """Closest intercept, metres from the launcher."""
-    max_range_m: float = Field(25_000.0, gt=0)
+    max_range_m: float = Field(25_000.0, gt=0, le=1_000_000)
     """Farthest intercept, metres from the launcher."""
-    min_altitude_m: float = Field(10.0, ge=0)
+    min_altitude_m: float = Field(10.0, ge=0, le=100_000)
     """Lowest intercept height above the origin, metres."""
-    max_altitude_m: float = Field(15_000.0, gt=0)
+    max_altitude_m: float = Field(15_000.0, gt=0, le=100_000)
     """Highest intercept height above the origin, metres."""
-    interceptor_speed_mps: float = Field(1_000.0, gt=0)
+    interceptor_speed_mps: float = Field(1_000.0, ge=1, le=10_000)
     """Mean interceptor flyout speed, m/s."""
     pk: float = Field(0.8, ge=0, le=1)
     """Probability that one interceptor kills the target it reaches."""
-    heartbeat_timeout_s: float = Field(3.0, gt=0)
+    heartbeat_timeout_s: float = Field(3.0, ge=0.01, le=3_600)
     """Without an FDC heartbeat for this long the launcher goes to HOLD, seconds."""
-    status_period_s: float = Field(10.0, gt=0)
+    status_period_s: float = Field(10.0, ge=0.01, le=86_400)
     """The launcher repeats its status this often even without change, seconds;
     the FDC holds a launcher silent for 2.5 periods as lost."""
     auth_key_hex: str | None = Field(None, pattern=r"^([0-9a-fA-F]{2}){16,64}$")
@@ -289,7 +291,7 @@ class Waypoint(_Model):
 
     position: Position
     """Where the path goes."""
-    speed_mps: float | None = Field(None, gt=0)
+    speed_mps: float | None = Field(None, ge=0.1, le=10_000)
     """Speed on the leg that ends here, m/s (default: the object's speed)."""
 
 
@@ -304,13 +306,13 @@ class Threat(_Model):
     """Friendly aircraft: must never be engaged."""
     iff: bool | None = None
     """Answers IFF interrogation (default: same as friendly)."""
-    rcs_m2: float | None = Field(None, gt=0)
+    rcs_m2: float | None = Field(None, gt=0, le=10_000)
     """Radar cross-section, m^2 (default by kind)."""
-    speed_mps: float | None = Field(None, gt=0)
+    speed_mps: float | None = Field(None, ge=0.1, le=10_000)
     """Cruise speed, m/s (default by kind)."""
-    start_s: float = Field(0.0, ge=0)
+    start_s: float = Field(0.0, ge=0, le=86_400)
     """Time it appears at its first waypoint, seconds."""
-    waypoints: list[Waypoint] = Field(min_length=1)
+    waypoints: list[Waypoint] = Field(min_length=1, max_length=1_000)
     """Flight path, flown at constant speed per leg."""
     target: Ident | None = None
     """Asset it flies to after its waypoints (its final point, at ground level)."""
@@ -335,30 +337,30 @@ class Raid(_Model):
     """Asset the raid attacks."""
     bearing_deg: float = Field(ge=0, lt=360)
     """Direction the raid comes from, seen from the target, degrees clockwise from north."""
-    range_m: float = Field(gt=0)
+    range_m: float = Field(gt=0, le=1_000_000)
     """Start distance from the target, metres."""
-    altitude_m: float = Field(100.0, ge=0)
+    altitude_m: float = Field(100.0, ge=0, le=100_000)
     """Cruise height above the origin, metres."""
     spread_deg: float = Field(10.0, ge=0, le=180)
     """Members start spread uniformly over bearing +- spread_deg/2, degrees."""
-    spacing_s: float = Field(5.0, ge=0)
+    spacing_s: float = Field(5.0, ge=0, le=3_600)
     """Time between successive members' starts, seconds."""
-    dive_range_m: float = Field(2_000.0, ge=0)
+    dive_range_m: float = Field(2_000.0, ge=0, le=1_000_000)
     """Members cruise at altitude_m until this far from the target, then dive onto it, metres."""
-    start_s: float = Field(0.0, ge=0)
+    start_s: float = Field(0.0, ge=0, le=86_400)
     """Start of the first member, seconds."""
-    rcs_m2: float | None = Field(None, gt=0)
+    rcs_m2: float | None = Field(None, gt=0, le=10_000)
     """Radar cross-section, m^2 (default by kind)."""
-    speed_mps: float | None = Field(None, gt=0)
+    speed_mps: float | None = Field(None, ge=0.1, le=10_000)
     """Speed, m/s (default by kind)."""
 
 
 class Link(_Model):
     """Network behaviour of one message channel in virtual runs."""
 
-    latency_s: float = Field(0.0, ge=0)
+    latency_s: float = Field(0.0, ge=0, le=60)
     """Fixed delivery delay, seconds."""
-    jitter_s: float = Field(0.0, ge=0)
+    jitter_s: float = Field(0.0, ge=0, le=60)
     """Extra delay drawn uniformly from [0, jitter_s], seconds (order is kept per link)."""
     loss: float = Field(0.0, ge=0, lt=1)
     """Probability that one delivery is lost."""
@@ -369,7 +371,7 @@ class Scenario(_Model):
 
     name: Ident
     """Scenario name; also the MQTT topic root bmc/v1/<name>."""
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, lt=1 << 63)
     """Root of every random stream; the same seed gives the same run."""
     duration_s: float = Field(gt=0, le=86_400)
     """Simulated time to run, seconds."""
@@ -377,21 +379,21 @@ class Scenario(_Model):
     """Origin of the local ENU frame."""
     world: WorldConfig = WorldConfig()
     """Truth publication."""
-    assets: list[Asset] = Field(default_factory=list)
+    assets: list[Asset] = Field(default_factory=list, max_length=1_000)
     """Defended assets."""
-    radars: list[Radar] = Field(min_length=1)
+    radars: list[Radar] = Field(min_length=1, max_length=200)
     """Radars."""
     fdc: FdcConfig = FdcConfig()
     """The fire-distribution centre."""
-    launchers: list[Launcher] = Field(default_factory=list)
+    launchers: list[Launcher] = Field(default_factory=list, max_length=1_000)
     """Launchers."""
     threats: list[Threat] = Field(default_factory=list)
     """Individual air objects."""
-    raids: list[Raid] = Field(default_factory=list)
+    raids: list[Raid] = Field(default_factory=list, max_length=1_000)
     """Generated raids."""
     links: dict[str, Link] = Field(default_factory=dict)
     """Per-channel link model; key 'default' applies to channels not named."""
-    expect: list[str] = Field(default_factory=list)
+    expect: list[str] = Field(default_factory=list, max_length=1_000)
     """Checks on the run report, e.g. 'leaked <= 0', 'friendly_engaged == 0'. Statistical checks
     such as 'leaked.mean <= 0.5' or 'P(leaked == 0) >= 0.9' are judged by `bmc sweep` (where a
     single-run check must hold in every run) and skipped by a single run."""
@@ -543,6 +545,124 @@ def flight_plans(s: Scenario, rng: np.random.Generator) -> list[FlightPlan]:
     return plans
 
 
+# ---------------------------------------------------------------- limits
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much a scenario may ask for before it is refused, so that a hostile or mistaken
+    file gets a clear error instead of a hang or an exhausted machine. A user who means
+    it raises one with ``--limit KEY=N``; the defaults sit far above the shipped scenarios."""
+
+    file_bytes: int = dataclasses.field(
+        default=8 * 1024 * 1024, metadata={"doc": "size of the scenario file, bytes"}
+    )
+    yaml_nodes: int = dataclasses.field(
+        default=1_000_000,
+        metadata={"doc": "YAML nodes once every alias is expanded (an alias bomb is tiny on disk)"},
+    )
+    yaml_depth: int = dataclasses.field(
+        default=64, metadata={"doc": "nesting depth of YAML mappings and lists"}
+    )
+    objects: int = dataclasses.field(
+        default=20_000, metadata={"doc": "air objects: threats plus every raid's members"}
+    )
+    events: int = dataclasses.field(
+        default=2_000_000,
+        metadata={
+            "doc": "periodic activities over the run (radar scans, truth reports, assignment cycles, "
+            "heartbeats, launcher status reports), counted from the periods and duration_s"
+        },
+    )
+    object_scans: int = dataclasses.field(
+        default=100_000_000,
+        metadata={"doc": "air objects times radar scans, what detection and tracking cost grows with"},
+    )
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if not (isinstance(value, int) and value > 0):
+                raise ValueError(f"limit {f.name} must be a whole number > 0, got {value!r}")
+
+    @classmethod
+    def unlimited(cls) -> Limits:
+        """No practical limit: for a scenario already checked against the user's limits
+        (a sweep worker's combination) or read back from a recording of a run."""
+        return cls(**dict.fromkeys(cls.names(), 1 << 62))
+
+    @classmethod
+    def names(cls) -> list[str]:
+        """The names ``--limit`` takes."""
+        return [f.name for f in dataclasses.fields(cls)]
+
+    def raised(self, assignments: Iterable[str]) -> Limits:
+        """These limits with ``KEY=N`` assignments applied; ValueError names a bad one."""
+        changes: dict[str, int] = {}
+        for text in assignments:
+            key, sep, value = text.partition("=")
+            key = key.strip()
+            if not sep or key not in self.names():
+                raise ValueError(
+                    f"--limit {text!r}: expected KEY=N with KEY one of {', '.join(self.names())}"
+                )
+            try:
+                number = int(float(value)) if re.fullmatch(r"\s*[0-9.]+(e[0-9]+)?\s*", value) else None
+            except (ValueError, OverflowError):
+                number = None
+            if number is None or number <= 0:
+                raise ValueError(f"--limit {text!r}: N must be a whole number > 0 (got {value.strip()!r})")
+            changes[key] = number
+        return dataclasses.replace(self, **changes)
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def _work_problems(s: Scenario, limits: Limits) -> list[str]:
+    """What the scenario asks for beyond ``limits``: one line each, naming the fields."""
+    problems = []
+    hint = "raise it with --limit {key}=N if you mean it"
+    members = [(f"raids[{i}].count", r.count) for i, r in enumerate(s.raids)]
+    objects = len(s.threats) + sum(n for _, n in members)
+    if objects > limits.objects:
+        in_raids = objects - len(s.threats)
+        where = (
+            "threats"
+            if len(s.threats) >= in_raids
+            else members[0][0]
+            if len(members) == 1
+            else "raids[*].count"
+        )
+        problems.append(
+            f"{where}: {objects} air objects in all, more than the limit of {limits.objects} "
+            f"({hint.format(key='objects')})"
+        )
+    duration = s.duration_s
+    # Each term: (fields that set it, activities over the run).
+    terms = [(f"radars[{i}].scan_period_s", duration / r.scan_period_s) for i, r in enumerate(s.radars)]
+    terms.append(("world.truth_period_s", duration / s.world.truth_period_s))
+    terms.append(("fdc.assignment_period_s", duration / s.fdc.assignment_period_s))
+    terms.append(("fdc.heartbeat_period_s", duration / s.fdc.heartbeat_period_s))
+    for i, x in enumerate(s.launchers):
+        terms.append((f"launchers[{i}].status_period_s", duration / x.status_period_s))
+    events = sum(n for _, n in terms)
+    if events > limits.events:
+        field, n = max(terms, key=lambda t: t[1])
+        problems.append(
+            f"{field}: about {events:.3g} periodic activities over duration_s {duration:g} "
+            f"({n:.3g} from this one), more than the limit of {limits.events} ({hint.format(key='events')})"
+        )
+    scans = sum(n for f, n in terms if f.startswith("radars["))
+    if objects * scans > limits.object_scans:
+        problems.append(
+            f"radars[*].scan_period_s: {objects} air objects over {scans:.3g} radar scans is "
+            f"{objects * scans:.3g} object-scans, more than the limit of {limits.object_scans} "
+            f"({hint.format(key='object_scans')})"
+        )
+    return problems
+
+
 # ---------------------------------------------------------------- loading
 
 
@@ -583,14 +703,18 @@ def format_validation_error(source: str, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
-    """Validate already-loaded YAML data."""
+def parse_scenario(data: Any, source: str = "<scenario>", limits: Limits = DEFAULT_LIMITS) -> Scenario:
+    """Validate already-loaded YAML data, and refuse one that asks for more than ``limits``."""
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: a scenario must be a mapping of keys (got {type(data).__name__})")
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(format_validation_error(source, exc)) from None
+    problems = _work_problems(scenario, limits)
+    if problems:
+        raise ScenarioError("\n".join(f"{source}: {p}" for p in problems))
+    return scenario
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -612,17 +736,93 @@ def _no_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool =
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
 
 
-def load_scenario(path: str | Path) -> Scenario:
+class _LimitedLoader(_UniqueKeyLoader):
+    """The scenario loader: refuses nesting deeper than a limit while composing (PyYAML's
+    composer recurses, so a deep file would end in a RecursionError)."""
+
+    max_depth = DEFAULT_LIMITS.yaml_depth
+    source = "<scenario>"
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > self.max_depth:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise ScenarioError(
+                    f"{self.source}: line {mark.line + 1}, column {mark.column + 1}: nested deeper "
+                    f"than the limit of {self.max_depth} levels "
+                    "(raise it with --limit yaml_depth=N if you mean it)"
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _expanded_size(root: yaml.Node, limit: int) -> int:
+    """Nodes of the document with every alias expanded, counted without expanding it (a node
+    reached by many aliases is counted once per reference); stops counting past ``limit``."""
+    size: dict[int, int] = {}
+    # Post-order without recursion: children are sized before their parent.
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in size:
+            continue
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            size[id(node)] = 1
+            continue
+        if children_done:
+            size[id(node)] = min(limit + 1, 1 + sum(size[id(c)] for c in children))
+        else:
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in size)
+    return size[id(root)]
+
+
+def read_scenario_yaml(text: str, source: str, limits: Limits = DEFAULT_LIMITS) -> Any:
+    """Parse scenario YAML with duplicate keys refused and within the YAML limits; raises
+    ScenarioError for a limit and yaml.YAMLError for bad syntax."""
+    loader = _LimitedLoader(text)
+    loader.max_depth = limits.yaml_depth
+    loader.source = source
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        nodes = _expanded_size(node, limits.yaml_nodes)
+        if nodes > limits.yaml_nodes:
+            raise ScenarioError(
+                f"{source}: more than {limits.yaml_nodes} YAML nodes once its aliases are expanded "
+                "(an alias bomb?; raise the limit with --limit yaml_nodes=N if you mean it)"
+            )
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def load_scenario(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Scenario:
     """Read and validate a scenario file; raises :class:`ScenarioError` with one clear line per problem."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as f:
+            raw = f.read(limits.file_bytes + 1)
+        if len(raw) > limits.file_bytes:
+            raise ScenarioError(
+                f"{p}: larger than the limit of {limits.file_bytes} bytes "
+                "(raise it with --limit file_bytes=N if you mean it)"
+            )
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(
             f"{p}: cannot read: {exc.strerror if isinstance(exc, OSError) else exc}"
         ) from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
+        data = read_scenario_yaml(text, str(p), limits)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -632,4 +832,4 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(
             f"{p}: the file is empty (a scenario needs at least name, duration_s, origin, radars)"
         )
-    return parse_scenario(data, str(p))
+    return parse_scenario(data, str(p), limits)

@@ -10,6 +10,7 @@ committed file equal to :func:`render`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 import types
@@ -23,7 +24,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from bmc.engine.metrics import METRICS
-from bmc.scenario import CHANNELS, KIND_DEFAULTS, Ident, Scenario
+from bmc.scenario import CHANNELS, DEFAULT_LIMITS, KIND_DEFAULTS, Ident, Limits, Scenario
 
 SIM_CONFIGS = Path(__file__).resolve().parent.parent / "sim_configs"
 """The scenario folder of the source tree."""
@@ -361,10 +362,27 @@ def _channels() -> list[str]:
     return lines
 
 
+def _limits() -> list[str]:
+    """The table of :class:`bmc.scenario.Limits`, from its fields."""
+    lines = [
+        "## Limits",
+        "",
+        "Besides each field's bounds, a scenario may not ask for more than these; a file that",
+        "does is refused before it runs (exit 2, naming the field and the limit). Raise one",
+        "with `--limit KEY=N` (on `bmc run`, `node`, `hil` and `sweep`) if you mean it.",
+        "",
+        "| key | default | what it bounds |",
+        "|---|---|---|",
+    ]
+    for f in dataclasses.fields(Limits):
+        lines.append(f"| `{f.name}` | {getattr(DEFAULT_LIMITS, f.name):_} | {f.metadata['doc']} |")
+    return lines
+
+
 def render() -> str:
     """The whole scenario reference as Markdown."""
     where = _paths()
-    lines = [*_INTRO.splitlines(), "", *_example(), "## Fields", ""]
+    lines = [*_INTRO.splitlines(), "", *_limits(), "", *_example(), "## Fields", ""]
     lines.append("Sections follow the file's nesting, starting at the top level.")
     lines.append("")
     for model in models():

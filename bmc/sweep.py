@@ -64,7 +64,7 @@ from bmc.engine.metrics import METRICS
 from bmc.engine.runner import external_nodes, run_virtual
 from bmc.engine.stats import SweepCheck, describe, parse_sweep_check
 from bmc.engine.threads import pin_blas_threads
-from bmc.scenario import Scenario, ScenarioError, parse_scenario
+from bmc.scenario import DEFAULT_LIMITS, Limits, Scenario, ScenarioError, parse_scenario
 
 SEED_SCHEME = "bmc-sweep/1: run i seed = SeedSequence(scenario seed, spawn_key=(i,)), 63 bits"
 """How run seeds derive from the scenario seed; part of every fingerprint."""
@@ -251,8 +251,11 @@ class Combination:
         return ", ".join(f"{p}={_text(v)}" for p, v in self.params.items()) or "base"
 
 
-def combinations(scenario: Scenario, vary: Sequence[Vary], source: str = "<scenario>") -> list[Combination]:
-    """Every combination of ``vary`` (the product, in option order), each validated."""
+def combinations(
+    scenario: Scenario, vary: Sequence[Vary], source: str = "<scenario>", limits: Limits = DEFAULT_LIMITS
+) -> list[Combination]:
+    """Every combination of ``vary`` (the product, in option order), each validated against
+    the models and ``limits``."""
     paths = [v.path for v in vary]
     if len(set(paths)) != len(paths):
         dup = next(p for p in paths if paths.count(p) > 1)
@@ -263,7 +266,7 @@ def combinations(scenario: Scenario, vary: Sequence[Vary], source: str = "<scena
         params = dict(zip(paths, values, strict=True))
         data = apply_params(base, params)
         label = ", ".join(f"{p}={_text(v)}" for p, v in params.items())
-        valid = parse_scenario(data, f"{source} with {label}" if label else source)
+        valid = parse_scenario(data, f"{source} with {label}" if label else source, limits)
         data = valid.model_dump(mode="json")
         out.append(Combination(index, params, data, fingerprint(data)))
     return out
@@ -297,7 +300,8 @@ def run_one(data: dict[str, Any], seed: int) -> dict[str, Any]:
     the flat row out."""
     # Here rather than in a worker initializer: a Dask worker runs none of ours.
     pin_blas_threads()
-    return flatten(run_virtual(parse_scenario(data), seed=seed))
+    # The combination met the user's limits in the parent (combinations()): not again here.
+    return flatten(run_virtual(parse_scenario(data, limits=Limits.unlimited()), seed=seed))
 
 
 # ---------------------------------------------------------------- executors
@@ -497,6 +501,7 @@ def run_sweep(
     source: str = "<scenario>",
     plot: bool = True,
     stop_after: int | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> SweepResult:
     """Run ``runs`` replications of every combination of ``vary``; write the outputs into ``out``.
 
@@ -520,7 +525,7 @@ def run_sweep(
             parsed.append(parse_sweep_check(text))
         except ValueError as exc:
             raise ScenarioError(f"--check {text!r}: {exc}") from None
-    combos = combinations(scenario, vary, source)
+    combos = combinations(scenario, vary, source, limits)
     base_sha = fingerprint(scenario.model_dump(mode="json"))
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -66,7 +66,7 @@ CASES = [
     Case(
         "negative_scan_period",
         _replace(RADAR, RADAR[:-1] + ", scan_period_s: -1}"),
-        ("radars[0].scan_period_s: ", "greater than 0", "-1"),
+        ("radars[0].scan_period_s: ", "greater than or equal to 0.01", "-1"),
     ),
     Case(
         "negative_missiles",
