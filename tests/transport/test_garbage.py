@@ -146,10 +146,12 @@ def test_garbage_is_dropped_counted_and_harmless(
     no_traceback(cell)
     report = read_report(out, cell)
 
-    assert (report["threats"]["killed"], report["threats"]["leaked"]) == (
+    outcome = ("killed", "leaked", "missiles")
+    assert (report["threats"]["killed"], report["threats"]["leaked"], report["missiles_fired"]) == (
         virtual["threats"]["killed"],
         virtual["threats"]["leaked"],
-    )
+        virtual["missiles_fired"],
+    ), (outcome, report["threats"], report["missiles_fired"], virtual["missiles_fired"])
     assert report["friendly_engaged"] == 0
     assert report["messages"]["rejected"] >= len(expected)
     rejected = report["realtime"]["rejected_by_topic"]

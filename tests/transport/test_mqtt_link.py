@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import paho.mqtt.client as paho
 import pytest
 import simpy
@@ -234,6 +235,57 @@ def test_the_world_clock_hears_the_truth_topic_only_and_disconnects_once_set(bro
         await asyncio.sleep(0.2)
         assert heard == [truth_topic], "no heartbeat, no status, no truth after the first"
         assert not bus._taps, "no monitor of the whole topic root"
+        await bus.close()
+
+    asyncio.run(main())
+
+
+TRACKS = TOPICS.topic("radar", "R1", "tracks")
+"""A QoS 0 channel with a bounded inbound queue."""
+ORDER = TOPICS.topic("launcher", "L1", "order")
+
+
+def track_report(n: int) -> m.TrackReport:
+    """An empty track report numbered ``n`` by its scan time."""
+    ints = np.zeros(0, dtype=np.int64)
+    return m.TrackReport(float(n), ints, np.zeros((0, 6)), np.zeros((0, 6, 6)), ints, ints, ints, ())
+
+
+def test_a_track_flood_on_a_stalled_consumer_drops_the_oldest_counted_and_an_order_gets_through(
+    broker: Broker,
+) -> None:
+    # The consumer falls behind: nothing flushes the inbound queues (the pacer is stalled)
+    # while 5,000 track reports and then one fire order arrive. The tracks queue keeps its
+    # newest QOS0_QUEUE reports and counts every other one as dropped; the order, on its
+    # own channel, is not pushed out and is delivered first.
+    flood = 5_000
+    kept = mqtt.QOS0_QUEUE
+    assert flood > 4 * kept
+
+    async def main() -> None:
+        bus = make_bus(broker)
+        radar = born(bus, "R1", "radar")
+        fdc = born(bus, "FDC", "fdc")
+        l1 = born(bus, "L1", "launcher")
+        tracks = l1.subscribe(TRACKS)
+        orders = l1.subscribe(ORDER)
+        await asyncio.wait_for(
+            asyncio.gather(radar.connected.wait(), fdc.connected.wait(), l1.connected.wait()), 10
+        )
+        for n in range(flood):
+            radar.publish(TRACKS, track_report(n))
+        order = m.FireOrder(
+            "FDC-00001", "L1", 1, (1.0, 2.0, 3.0), (0.0, 0.0, 0.0), (1.0, 2.0, 3.0), 9.0, 1, 0.0, 9.0
+        )
+        fdc.publish(ORDER, order)
+        await until(
+            lambda: bus.stats.dropped == flood - kept and l1.queued == kept + 1, 30, "the flood received"
+        )
+        assert bus.flush() == kept + 1
+        got = [msg.body.scan_time_s for msg in taken(tracks)]
+        assert got == [float(n) for n in range(flood - kept, flood)], (got[:3], got[-3:])
+        assert [msg.body.order_id for msg in taken(orders)] == ["FDC-00001"]
+        assert bus.stats.dropped == flood - kept
         await bus.close()
 
     asyncio.run(main())
