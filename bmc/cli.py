@@ -87,9 +87,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="record every message on the bus to an MCAP file (for bmc replay and bmc report)",
     )
-    run.add_argument("--realtime", action="store_true", help="pace to the wall clock (needs --mqtt)")
     run.add_argument(
-        "--speed", type=_speed, default=1.0, help="simulated seconds per wall second (default 1)"
+        "--realtime", action="store_true", help="pace to the wall clock (what --mqtt does; needs --mqtt)"
+    )
+    run.add_argument(
+        "--speed", type=_speed, help="with --mqtt: simulated seconds per wall second (default 1)"
     )
     _limit_args(run)
     _broker_args(run)
@@ -97,7 +99,9 @@ def _parser() -> argparse.ArgumentParser:
     node = sub.add_parser("node", help="run one radar, launcher or the FDC as its own process on the broker")
     node.add_argument("node_id", help="the node's id in the scenario")
     node.add_argument("--scenario", type=Path, required=True, help="scenario YAML file")
-    node.add_argument("--speed", type=_speed, default=1.0, help="must match the cell's --speed")
+    node.add_argument(
+        "--speed", type=_speed, help="the cell's --speed (default: follow the cell's, from the world's birth)"
+    )
     _limit_args(node)
     _broker_args(node)
 
@@ -165,7 +169,7 @@ def _broker_args(p: argparse.ArgumentParser) -> None:
         type=float,
         default=30.0,
         metavar="S",
-        help="how long to wait for external nodes or the cell's clock (default 30 s)",
+        help="how long to wait for the broker, external nodes or the cell's clock (default 30 s)",
     )
 
 
@@ -225,6 +229,28 @@ def format_report(r: dict[str, Any]) -> str:
         )
     )
     rows.append(("digest", r["digest"]))
+    rt = r.get("realtime")
+    if rt is not None:
+        late = rt.get("pacing_lateness") or {}
+        rows.append(
+            (
+                "real time",
+                f"speed {_fmt(rt.get('speed'))}, pacing late p50 {_fmt(late.get('p50_ms'))} ms, "
+                f"p99 {_fmt(late.get('p99_ms'))} ms, max {_fmt(late.get('max_ms'))} ms",
+            )
+        )
+        rows.append(
+            (
+                "connection",
+                f"{rt.get('reconnects', 0)} reconnect(s), {rt.get('sequence_gaps', 0)} sequence gap(s)",
+            )
+        )
+        rejected = rt.get("rejected_by_topic") or {}
+        rows += [
+            (f"rejected {n}x", topic) for topic, n in sorted(rejected.items(), key=lambda kv: -kv[1])[:10]
+        ]
+        if len(rejected) > 10:
+            rows.append(("rejected", f"... {len(rejected) - 10} more topics (see --json)"))
     rows += [
         (f"expect {'ok  ' if e['ok'] else 'FAIL'}", f"{e['check']}  (value {_fmt(e['value'])})")
         for e in r["expect"]
@@ -233,28 +259,58 @@ def format_report(r: dict[str, Any]) -> str:
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
 
 
-def _progress(stream: TextIO) -> Any:
+def _progress(stream: TextIO, tty: bool = True) -> Any:
+    """Progress on ``stream``: one line redrawn on a terminal, else a line per tenth of the run."""
+    shown = [-1]
+
     def show(now: float, duration: float) -> None:
-        stream.write(f"\r  simulated {now:8.1f} / {duration:.0f} s ({100 * now / duration:3.0f} %)")
-        if now >= duration:
-            stream.write("\n")
+        if tty:
+            stream.write(f"\r  simulated {now:8.1f} / {duration:.0f} s ({100 * now / duration:3.0f} %)")
+            if now >= duration:
+                stream.write("\n")
+        else:
+            tenth = int(10 * now / duration)
+            if tenth <= shown[0]:
+                return
+            shown[0] = tenth
+            stream.write(f"bmc: simulated {now:.0f} / {duration:.0f} s ({10 * tenth} %)\n")
         stream.flush()
 
     return show
 
 
+def _options(args: argparse.Namespace, speed: float | None) -> RealtimeOptions:
+    """Real-time options from the command line; --wait bounds the broker connection too."""
+    return RealtimeOptions(_broker(args), speed=speed, wait_external_s=args.wait, connect_timeout_s=args.wait)
+
+
 def _run(args: argparse.Namespace) -> int:
     scenario = _load(args)
-    progress = None if args.quiet or not sys.stderr.isatty() else _progress(sys.stderr)
     if args.realtime and not args.mqtt:
         raise ScenarioError("--realtime needs a broker: add --mqtt URL")
+    if args.speed is not None and not args.mqtt:
+        raise ScenarioError(
+            "--speed paces a real-time run and needs --mqtt URL (a virtual run goes as fast as it can)"
+        )
+    tty = sys.stderr.isatty()
+    # A virtual run is over in seconds: progress only on a terminal. A real-time one may take
+    # as long as the scenario: say so at the start, and show progress in a log too.
+    progress = None if args.quiet or not (tty or args.mqtt) else _progress(sys.stderr, tty)
     broker = _broker(args) if args.mqtt else None
+    speed = 1.0 if args.speed is None else args.speed
+    if broker is not None and not args.quiet:
+        print(
+            f"bmc: real time over the broker at {broker.host}:{broker.port} at speed {speed:g}: "
+            f"{scenario.duration_s:g} s simulated "
+            f"take {scenario.duration_s / speed:.0f} s",
+            file=sys.stderr,
+        )
     recorder = _open_recording(args, scenario)
     taps = [] if recorder is None else [recorder]
     report: dict[str, Any] | None = None
     try:
         if broker is not None:
-            options = RealtimeOptions(broker, speed=args.speed, wait_external_s=args.wait)
+            options = _options(args, speed)
             report = asyncio.run(run_cell(scenario, options, seed=args.seed, progress=progress, taps=taps))
         else:
             report = run_virtual(scenario, seed=args.seed, progress=progress, taps=taps)
@@ -280,7 +336,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _node(args: argparse.Namespace) -> int:
     scenario = _load(args)
-    options = RealtimeOptions(_broker(args), speed=args.speed, wait_external_s=args.wait)
+    options = _options(args, args.speed)
     try:
         node_kind(scenario, args.node_id)
         summary = asyncio.run(run_node(scenario, args.node_id, options))
@@ -389,7 +445,11 @@ def _hil_args(sub: Any) -> None:
         h.add_argument("--scenario", type=Path, required=True, help="scenario YAML file")
         h.add_argument("--port", required=True, help="serial device or pyserial URL (/dev/ttyUSB0, a pty)")
         h.add_argument("--baud", type=_baud, default=115200, help="line rate (default 115200)")
-        h.add_argument("--speed", type=_speed, default=1.0, help="must match the cell's --speed")
+        h.add_argument(
+            "--speed",
+            type=_speed,
+            help="the cell's --speed (default: follow the cell's, from the world's birth)",
+        )
         h.add_argument(
             "--device-timeout",
             type=float,
@@ -432,7 +492,7 @@ def _hil(args: argparse.Namespace) -> int:
         wanted = "launcher" if args.hil_kind == "launcher" else "radar"
         if kind != wanted:
             raise ValueError(f"{args.node_id!r} is a {kind}, not a {wanted}")
-        options = RealtimeOptions(_broker(args), speed=args.speed, wait_external_s=args.wait)
+        options = _options(args, args.speed)
         bridge = BridgeOptions(SerialConfig(args.port, args.baud), args.device_timeout)
         summary = asyncio.run(run_bridge(scenario, args.node_id, options, bridge))
     except (ValueError, RealtimeError) as exc:

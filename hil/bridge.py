@@ -168,18 +168,19 @@ async def run_bridge(
             ),
         )
         ep = bus.endpoint(node_id)
+        bus.speed = options.speed or 0.0
         ep.announce(kind, topics.topic(kind, node_id, "state"))
-        sync = world_clock(bus)
+        sync = world_clock(bus, options.speed)
         cfg = options.broker
         await _await(
             ep.connected,
             options.connect_timeout_s,
             f"cannot reach the broker at {cfg.host}:{cfg.port} within {options.connect_timeout_s:g} s",
         )
-        start = await world_time(sync, topics, options)
+        start, speed = await world_time(sync, topics, options)
         env = environment(start)
         bus.env = env
-        pacer = clock.Pacer(env, options.speed)
+        pacer = clock.Pacer(env, speed)
         bus.set_waker(pacer.wake)
         device.wake = pacer.wake
         rng = RngStreams(s.seed).stream(f"node/{node_id}")

@@ -178,6 +178,7 @@ def _fill_node_state(p: Any, s: m.NodeState) -> None:
     p.kind = s.kind
     p.status = int(s.status)
     p.birth_sequence = s.birth_sequence
+    p.speed = s.speed
 
 
 _FILL: dict[type, tuple[str, Callable[[Any, Any], None]]] = {
@@ -601,6 +602,7 @@ def _read_node_state(p: Any) -> m.NodeState:
         kind=p.kind,
         status=_enum(m.NodeStatus, p.status, "status"),
         birth_sequence=p.birth_sequence,
+        speed=p.speed,
     )
 
 

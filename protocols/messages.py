@@ -268,6 +268,9 @@ class NodeState:
     kind: str
     status: NodeStatus
     birth_sequence: int
+    speed: float = 0.0
+    """Simulated seconds per wall second the node's process is paced at; 0 when it follows
+    the cell's speed (learnt from the world's birth) or is not paced."""
 
 
 Body = (

@@ -518,7 +518,8 @@ class MqttEndpoint:
         assert self.kind is not None
         seq = self._sequence[self.state_topic or ""] = self._sequence.get(self.state_topic or "", 0) + 1
         header = m.Header(self.node_id, seq, float(self.bus.env.now))
-        return codec.encode(header, m.NodeState(self.node_id, self.kind, status, self.birth_sequence))
+        state = m.NodeState(self.node_id, self.kind, status, self.birth_sequence, self.bus.speed)
+        return codec.encode(header, state)
 
     async def _run(self) -> None:
         cfg = self.bus.broker
@@ -644,6 +645,8 @@ class MqttBus:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._wake: Callable[[], None] = lambda: None
         self._watchers = 0
+        self.speed = 0.0
+        """Pacing speed this process announces in its nodes' births (0: follows the cell)."""
 
     def endpoint(self, node_id: str) -> MqttEndpoint:
         """A node's own connection (started by ``announce``); the same one again for the same id."""

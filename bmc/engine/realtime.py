@@ -42,8 +42,9 @@ class RealtimeOptions:
     """How to pace and where to connect."""
 
     broker: BrokerConfig
-    speed: float = 1.0
-    """Simulated seconds per wall second."""
+    speed: float | None = 1.0
+    """Simulated seconds per wall second; None for a node that follows the cell's speed
+    (announced in the world's birth)."""
     wait_external_s: float = 30.0
     """How long to wait for external nodes' births (or, for a node, the world's clock)."""
     connect_timeout_s: float = 10.0
@@ -51,8 +52,30 @@ class RealtimeOptions:
     """Topic root; default bmc/v1/<scenario name>."""
 
     def __post_init__(self) -> None:
-        if not self.speed > 0:
+        if self.speed is not None and not self.speed > 0:
             raise ValueError(f"speed must be > 0 (got {self.speed})")
+
+
+@dataclass(frozen=True, slots=True)
+class WorldClock:
+    """What a node outside the cell learns from the world before it starts."""
+
+    sim_time_s: float
+    """Simulated time of the world's first truth report heard."""
+    wall_s: float
+    """Wall clock when it was heard."""
+    speed: float
+    """The cell's pacing speed, from the world's birth (0 when the birth does not say)."""
+
+
+def _speed_mismatch(node: str, speed: float, cell: float) -> str | None:
+    """Why a node paced at ``speed`` cannot join a cell paced at ``cell``, or None."""
+    if speed <= 0.0 or cell <= 0.0 or abs(speed - cell) <= 1e-9 * cell:
+        return None
+    return (
+        f"{node} runs at --speed {speed:g} but the cell at {cell:g}: start it with --speed {cell:g}, "
+        "or without --speed to follow the cell"
+    )
 
 
 def node_kind(s: Scenario, node_id: str) -> str:
@@ -97,14 +120,19 @@ async def run_cell(
     env = simpy.Environment()
     topics = Topics(options.root or root_for(s.name))
     bus = MqttBus(env, topics, options.broker)
+    if options.speed is None:
+        raise ValueError("a cell needs a speed (only a node follows the cell's)")
+    bus.speed = options.speed
     pacer = clock.Pacer(env, options.speed)
     bus.set_waker(pacer.wake)
     metrics = MetricsCollector()
     births: dict[str, m.NodeStatus] = {}
+    speeds: dict[str, float] = {}
 
     def watch(time_s: float, topic: str, payload: bytes, msg: m.Message) -> None:
         if isinstance(msg.body, m.NodeState):
             births[msg.body.node_id] = msg.body.status
+            speeds[msg.body.node_id] = msg.body.speed
         metrics.observe(time_s, topic, payload, msg)
 
     bus.add_tap(watch)
@@ -125,6 +153,9 @@ async def run_cell(
                         f"within {options.wait_external_s:g} s (start them with `bmc node` or `bmc hil`)"
                     )
                 await asyncio.sleep(0.02)
+            wrong = [_speed_mismatch(x, speeds.get(x, 0.0), options.speed) for x in external]
+            if any(wrong):
+                raise RealtimeError("; ".join(w for w in wrong if w))
         for node in nodes:
             node.start()
         await _connected(bus, options.connect_timeout_s)
@@ -172,36 +203,56 @@ async def _pace(
         progress(float(pacer.env.now), until_s)
 
 
-def world_clock(bus: MqttBus) -> asyncio.Future[tuple[float, float]]:
-    """A future set by the first truth report the bus hears: (its simulated time, wall time then).
+def world_clock(bus: MqttBus, speed: float | None = None) -> asyncio.Future[WorldClock]:
+    """A future set once the bus has heard the world's birth and its first truth report.
 
-    A node outside the cell's process follows the world's clock from that report on. The
-    report comes through a connection of its own, subscribed to the world's truth topic only
-    and closed once the report is in: the node does not go on receiving (and decoding) the
-    cell's traffic for the rest of the run."""
-    sync: asyncio.Future[tuple[float, float]] = asyncio.get_running_loop().create_future()
+    A node outside the cell's process follows the world's clock from that report on, at the
+    speed the birth announces. Both come through a connection of its own, subscribed to the
+    world's state and truth topics only and closed once they are in: the node does not go on
+    receiving (and decoding) the cell's traffic for the rest of the run. A node started with
+    its own ``speed`` fails the future as soon as the birth shows the cell runs at another."""
+    sync: asyncio.Future[WorldClock] = asyncio.get_running_loop().create_future()
+    heard: dict[str, float] = {}
 
-    def on_truth(_t: float, _topic: str, _payload: bytes, msg: m.Message) -> None:
-        if isinstance(msg.body, m.TruthReport) and not sync.done():
-            sync.set_result((msg.header.sim_time_s, clock.wall_seconds()))
+    def on_world(_t: float, _topic: str, _payload: bytes, msg: m.Message) -> None:
+        if sync.done():
+            return
+        body = msg.body
+        if isinstance(body, m.NodeState) and body.node_id == "world" and body.status == m.NodeStatus.BIRTH:
+            heard["speed"] = body.speed
+            wrong = _speed_mismatch("this node", speed or 0.0, body.speed)
+            if wrong:
+                sync.set_exception(RealtimeError(wrong))
+                bus.spawn(bus.drop(watcher))
+                return
+        elif isinstance(body, m.TruthReport) and "sim_time_s" not in heard:
+            heard["sim_time_s"], heard["wall_s"] = msg.header.sim_time_s, clock.wall_seconds()
+        if "speed" in heard and "sim_time_s" in heard:
+            sync.set_result(WorldClock(heard["sim_time_s"], heard["wall_s"], heard["speed"]))
             bus.spawn(bus.drop(watcher))
 
-    watcher = bus.watcher(bus.topics.topic("world", "world", "truth"), on_truth)
+    watcher = bus.watcher(bus.topics.topic("world", "world", "truth"), on_world)
+    watcher.watch(bus.topics.topic("world", "world", "state"))
     return sync
 
 
 async def world_time(
-    sync: asyncio.Future[tuple[float, float]], topics: Topics, options: RealtimeOptions
-) -> float:
-    """The world's simulated time now, once ``sync`` (from :func:`world_clock`) is set."""
+    sync: asyncio.Future[WorldClock], topics: Topics, options: RealtimeOptions
+) -> tuple[float, float]:
+    """(The world's simulated time now, the speed to pace at), once ``sync`` (from
+    :func:`world_clock`) is set: the node's own ``options.speed``, or the cell's."""
     try:
-        t_sim, t_wall = await asyncio.wait_for(sync, options.wait_external_s)
+        world = await asyncio.wait_for(sync, options.wait_external_s)
     except TimeoutError:
         raise RealtimeError(
-            f"no truth from the world on {topics.topic('world', 'world', 'truth')} within "
-            f"{options.wait_external_s:g} s: is `bmc run --mqtt` running this scenario?"
+            f"no birth and truth from the world on {topics.root}/world/world/{{state,truth}} within "
+            f"{options.wait_external_s:g} s: is `bmc run --mqtt` running this scenario, and did it "
+            "accept this node (it refuses one at another --speed)?"
         ) from None
-    return t_sim + (clock.wall_seconds() - t_wall) * options.speed
+    speed = options.speed if options.speed is not None else world.speed
+    if not speed > 0:
+        raise RealtimeError("the world's birth does not say its speed (an older bmc?): give --speed")
+    return world.sim_time_s + (clock.wall_seconds() - world.wall_s) * speed, speed
 
 
 async def run_node(
@@ -216,14 +267,15 @@ async def run_node(
     topics = Topics(options.root or root_for(s.name))
     bus = MqttBus(simpy.Environment(), topics, options.broker)
     ep = bus.endpoint(node_id)
+    bus.speed = options.speed or 0.0
     ep.announce(kind, topics.topic(kind, node_id, "state"))
-    sync = world_clock(bus)
+    sync = world_clock(bus, options.speed)
     try:
         await _connected(bus, options.connect_timeout_s)
-        start = await world_time(sync, topics, options)
+        start, speed = await world_time(sync, topics, options)
         env = simpy.Environment(initial_time=start)
         bus.env = env
-        pacer = clock.Pacer(env, options.speed)
+        pacer = clock.Pacer(env, speed)
         bus.set_waker(pacer.wake)
         nodes: list[Node] = make_nodes(s, env, bus, topics, lambda x: x == node_id)
         for node in nodes:

@@ -333,16 +333,18 @@ class OperatorCommand(_message.Message):
     def __init__(self, set_weapons_control: _Optional[_Union[WeaponsControl, str]] = ..., note: _Optional[str] = ...) -> None: ...
 
 class NodeState(_message.Message):
-    __slots__ = ("node_id", "kind", "status", "birth_sequence")
+    __slots__ = ("node_id", "kind", "status", "birth_sequence", "speed")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     BIRTH_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    SPEED_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     kind: str
     status: NodeStatus
     birth_sequence: int
-    def __init__(self, node_id: _Optional[str] = ..., kind: _Optional[str] = ..., status: _Optional[_Union[NodeStatus, str]] = ..., birth_sequence: _Optional[int] = ...) -> None: ...
+    speed: float
+    def __init__(self, node_id: _Optional[str] = ..., kind: _Optional[str] = ..., status: _Optional[_Union[NodeStatus, str]] = ..., birth_sequence: _Optional[int] = ..., speed: _Optional[float] = ...) -> None: ...
 
 class Envelope(_message.Message):
     __slots__ = ("header", "track_report", "truth_report", "fire_order", "engagement_status", "launcher_status", "flyout", "detonation", "fdc_heartbeat", "operator_command", "node_state")

@@ -305,3 +305,13 @@ def test_more_bad_input_named_clearly(
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"bmc: {path}: "), lines
     assert expected in lines[0], lines[0]
+
+
+def test_speed_without_a_broker_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    # A virtual run goes as fast as it can: a --speed there would be silently ignored.
+    assert main(["run", str(TUTORIAL), "--quiet", "--speed", "10"]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert (
+        err.strip()
+        == "bmc: --speed paces a real-time run and needs --mqtt URL (a virtual run goes as fast as it can)"
+    )

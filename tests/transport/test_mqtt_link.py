@@ -22,7 +22,7 @@ import paho.mqtt.client as paho
 import pytest
 import simpy
 
-from bmc.engine.realtime import world_clock
+from bmc.engine.realtime import RealtimeError, world_clock
 from protocols import codec, mqtt
 from protocols import messages as m
 from protocols.bus import Inbox
@@ -198,9 +198,10 @@ def test_qos1_unacknowledged_or_held_while_the_broker_is_away_is_sent_first_on_r
     asyncio.run(main())
 
 
-def test_the_world_clock_hears_the_truth_topic_only_and_disconnects_once_set(broker: Broker) -> None:
-    # A node or bridge outside the cell takes the world's time from the first truth report. It must
-    # not go on receiving (and decoding) the cell's traffic for the rest of the run.
+def test_the_world_clock_hears_the_world_only_and_disconnects_once_set(broker: Broker) -> None:
+    # A node or bridge outside the cell takes the world's time from the first truth report and its
+    # speed from the world's birth. It must not go on receiving (and decoding) the cell's traffic
+    # for the rest of the run.
     truth_topic = TOPICS.topic("world", "world", "truth")
 
     async def main() -> None:
@@ -225,15 +226,17 @@ def test_the_world_clock_hears_the_truth_topic_only_and_disconnects_once_set(bro
         fdc.publish(STATUS, status(1))
         bus.env = simpy.Environment(initial_time=42.5)
         world.publish(truth_topic, m.TruthReport.empty())
-        t_sim, _wall = await asyncio.wait_for(sync, 10)
-        assert t_sim == 42.5
+        world_clock_ = await asyncio.wait_for(sync, 10)
+        assert world_clock_.sim_time_s == 42.5
+        assert world_clock_.speed == 0.0  # this bus announces no pacing speed
         await until(
             lambda: watcher not in bus.endpoints and not watcher.connected.is_set(), 10, "the watcher gone"
         )
         world.publish(truth_topic, m.TruthReport.empty())
         fdc.publish(STATUS, status(2))
         await asyncio.sleep(0.2)
-        assert heard == [truth_topic], "no heartbeat, no status, no truth after the first"
+        state_topic = TOPICS.topic("world", "world", "state")
+        assert heard == [state_topic, truth_topic], "the birth and one truth; no heartbeat, no status"
         assert not bus._taps, "no monitor of the whole topic root"
         await bus.close()
 
@@ -287,5 +290,31 @@ def test_a_track_flood_on_a_stalled_consumer_drops_the_oldest_counted_and_an_ord
         assert [msg.body.order_id for msg in taken(orders)] == ["FDC-00001"]
         assert bus.stats.dropped == flood - kept
         await bus.close()
+
+    asyncio.run(main())
+
+
+def test_a_node_at_another_speed_than_the_live_world_fails_at_its_birth(broker: Broker) -> None:
+    # A node (re)started while the cell runs hears the world's retained birth first.
+    async def main() -> None:
+        cell = make_bus(broker)
+        cell.speed = 50.0
+        world = born(cell, "world", "world")
+        await asyncio.wait_for(world.connected.wait(), 10)
+        node = MqttBus(
+            simpy.Environment(), TOPICS, BrokerConfig(host=HOST, port=broker.port, client_id="node")
+        )
+        sync = world_clock(node, 25.0)
+        with pytest.raises(RealtimeError, match="this node runs at --speed 25 but the cell at 50"):
+            await asyncio.wait_for(sync, 10)
+        following = world_clock(node)  # no speed of its own: follows the cell's
+        cell.env = simpy.Environment(initial_time=7.0)
+        deadline = time.monotonic() + 10
+        while not following.done() and time.monotonic() < deadline:  # until its watcher is subscribed
+            world.publish(TOPICS.topic("world", "world", "truth"), m.TruthReport.empty())
+            await asyncio.sleep(0.05)
+        assert (await asyncio.wait_for(following, 1)).speed == 50.0
+        await node.close()
+        await cell.close()
 
     asyncio.run(main())
