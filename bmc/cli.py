@@ -73,7 +73,14 @@ _positive = _whole(1)
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="bmc", description="Air-defence battle-management emulator.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    init = sub.add_parser("init", help="copy an example scenario to start from (see --list)")
+    init.add_argument(
+        "example", nargs="?", default="single_engagement", help="example name (default: the tutorial)"
+    )
+    init.add_argument("--out", type=Path, help="file to write (default: ./<example>.yaml); never overwritten")
+    init.add_argument("--list", action="store_true", help="list the examples and what each shows")
     run = sub.add_parser("run", help="run a scenario in virtual time and print its engagement report")
     run.add_argument("scenario", type=Path, help="scenario YAML file")
     run.add_argument("--seed", type=_seed, help="override the scenario's seed")
@@ -111,6 +118,58 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("broker-config", help="print a mosquitto.conf suited to a rig")
     return p
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("bmc-emulator")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _examples() -> dict[str, Any]:
+    """The example scenarios shipped with the package, by name."""
+    from importlib import resources
+
+    root = resources.files("sim_configs")
+    return {
+        p.name.removesuffix(".yaml"): p for p in sorted(root.iterdir(), key=str) if p.name.endswith(".yaml")
+    }
+
+
+def _summary(text: str) -> str:
+    """The first sentence of a scenario file's leading comment."""
+    words = []
+    for line in text.splitlines():
+        if not line.startswith("#") or not line.strip("# "):
+            break
+        words.append(line.strip("# "))
+    prose = " ".join(words)
+    sentence = prose[: prose.find(". ")] if ". " in prose else prose.rstrip(".")
+    return sentence if len(sentence) <= 100 else sentence[:100].rsplit(" ", 1)[0] + " ..."
+
+
+def _init(args: argparse.Namespace) -> int:
+    examples = _examples()
+    if args.list:
+        for name, source in examples.items():
+            print(f"{name:20}  {_summary(source.read_text(encoding='utf-8'))}")
+        return EXIT_OK
+    if args.example not in examples:
+        raise ScenarioError(f"no example {args.example!r} (there are: {', '.join(examples)})")
+    out = args.out if args.out is not None else Path(f"{args.example}.yaml")
+    text = examples[args.example].read_text(encoding="utf-8")
+    try:
+        with out.open("x", encoding="utf-8") as f:
+            f.write(text)
+    except FileExistsError:
+        raise ScenarioError(f"{out}: exists already; name another file with --out") from None
+    except OSError as exc:
+        raise ScenarioError(f"{out}: cannot write: {exc.strerror}") from None
+    print(f"wrote {out} (from the example {args.example!r}); run it with: bmc run {out}")
+    return EXIT_OK
 
 
 def _limit_args(p: argparse.ArgumentParser) -> None:
@@ -678,6 +737,8 @@ def main(argv: list[str] | None = None) -> int:
     pin_blas_threads()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
+        if args.command == "init":
+            return _init(args)
         if args.command == "run":
             return _run(args)
         if args.command == "node":

@@ -1,0 +1,1 @@
+"""Example scenarios, shipped in the package as data so `bmc init` can copy one anywhere."""
