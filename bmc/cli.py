@@ -448,7 +448,7 @@ def _sweep_args(sub: Any) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from bmc.sweep import SweepError, default_workers, format_summary, parse_vary, run_sweep
+    from bmc.sweep import SweepError, default_workers, format_summary, parse_vary, run_sweep, seen_text
 
     scenario = _load(args)
     vary = [parse_vary(text) for text in args.vary]
@@ -482,9 +482,8 @@ def _sweep(args: argparse.Namespace) -> int:
     failed = [c for c in result.checks if not c["ok"]]
     for c in failed:
         where = ", ".join(f"{k}={v}" for k, v in c["params"].items()) or "base"
-        value = _fmt(c["value"])
         print(
-            f"bmc: check failed: {c['check']} on combination {c['combination']} ({where}): value {value}",
+            f"bmc: check failed: {c['check']} on combination {c['combination']} ({where}): {seen_text(c)}",
             file=sys.stderr,
         )
     return EXIT_CHECK_FAILED if failed else EXIT_OK

@@ -785,6 +785,22 @@ def _num(v: Any) -> str:
     return str(v)
 
 
+def seen_text(check: Mapping[str, Any]) -> str:
+    """What a check saw, in words that say what the number is: a statistic of the metric, a
+    fraction of runs, or how many runs a single-run check held in."""
+    value = _num(check["value"]) if check["value"] is not None else "undefined in every run"
+    ci = (
+        ""
+        if check.get("ci95") is None
+        else f", 95 % interval [{_num(check['ci95'][0])}, {_num(check['ci95'][1])}]"
+    )
+    if check.get("kind") == "every":
+        return f"held in {check['hits']} of {check['n']} runs (every run must)"
+    if check.get("kind") == "prob":
+        return f"fraction of runs {value} ({check['hits']}/{check['n']}){ci}"
+    return f"{check['check'].split()[0]} = {value} over {check['n']} runs{ci}"
+
+
 def format_summary(result: SweepResult) -> str:
     """The summary table and the check results, for a terminal."""
     lines = [
@@ -821,8 +837,6 @@ def format_summary(result: SweepResult) -> str:
     if result.checks:
         lines.append("checks:")
         for r in result.checks:
-            ci = "" if r["ci95"] is None else f" [{_num(r['ci95'][0])}, {_num(r['ci95'][1])}]"
             verdict = "ok  " if r["ok"] else "FAIL"
-            count = f" ({r['hits']}/{r['n']} runs)" if "hits" in r else ""
-            lines.append(f"  {verdict}  {r['check']}  #{r['combination']}: {_num(r['value'])}{count}{ci}")
+            lines.append(f"  {verdict}  {r['check']}  #{r['combination']}: {seen_text(r)}")
     return "\n".join(lines)

@@ -162,6 +162,7 @@ class SweepCheck:
         ok = value is not None and bool(COMPARISONS[self.op](value, self.value))
         out: dict[str, Any] = {
             "check": self.text,
+            "kind": self.kind,
             "ok": ok,
             "value": value,
             "ci95": None if ci is None else [ci[0], ci[1]],

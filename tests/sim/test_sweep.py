@@ -368,14 +368,27 @@ def test_a_failing_check_exits_1_naming_the_combination(cf_file: Path, capsys: A
     assert code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        "bmc: check failed: leaked.mean <= 0.5 on combination 0 (launchers[*].pk=0): value 1",
+        "bmc: check failed: leaked.mean <= 0.5 on combination 0 (launchers[*].pk=0): "
+        "leaked.mean = 1 over 4 runs, 95 % interval [1, 1]",
     ]
+
+
+def test_failed_checks_say_what_their_number_is(cf_file: Path, capsys: Any) -> None:
+    # A fraction of runs is not a kill count: each kind of check says what it saw.
+    code = _cli(cf_file, "--vary", "launchers[*].pk=0,1", "--check", "P(killed >= 1) >= 0.9", "--quiet")
+    assert code == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("bmc: check failed: P(killed >= 1) >= 0.9 on combination 0 (launchers[*].pk=0): ")
+    assert line.endswith("fraction of runs 0 (0/4), 95 % interval [0, 0.49]"), line
 
 
 def test_single_run_expect_lines_must_hold_in_every_run(cf_file: Path, capsys: Any) -> None:
     cf_file.write_text(yaml.safe_dump(_scenario(duration_s=40, expect=["leaked <= 0"])))
     assert _cli(cf_file, "--vary", "launchers[*].pk=0,1", "--quiet") == 1
-    assert "leaked <= 0 on combination 0" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "leaked <= 0 on combination 0 (launchers[*].pk=0): held in 0 of 4 runs (every run must)" in err, (
+        err
+    )
     assert _cli(cf_file, "--vary", "launchers[*].pk=0,1", "--quiet", "--ignore-expect") == 0
 
 
