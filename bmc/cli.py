@@ -183,13 +183,17 @@ def _limit_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _load(args: argparse.Namespace) -> Scenario:
-    """The scenario named on the command line, checked against the limits it gives."""
+def _limits(args: argparse.Namespace) -> Limits:
+    """The limits the command line's --limit options give."""
     try:
-        limits = DEFAULT_LIMITS.raised(args.limit)
+        return DEFAULT_LIMITS.raised(args.limit)
     except ValueError as exc:
         raise ScenarioError(str(exc)) from None
-    return load_scenario(args.scenario, limits)
+
+
+def _load(args: argparse.Namespace) -> Scenario:
+    """The scenario named on the command line, checked against the limits it gives."""
+    return load_scenario(args.scenario, _limits(args))
 
 
 def _speed(text: str) -> float:
@@ -467,7 +471,7 @@ def _sweep(args: argparse.Namespace) -> int:
             fresh=args.fresh,
             progress=sys.stderr if show else None,
             source=str(args.scenario),
-            limits=DEFAULT_LIMITS.raised(args.limit),
+            limits=_limits(args),
         )
     except SweepError as exc:
         raise ScenarioError(f"{args.scenario}: {exc} (finished runs are kept in {out})") from None

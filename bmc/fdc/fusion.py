@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from bmc.engine import detmath
 from protocols.messages import Identity, TrackReport, TrackStatus
 
 FloatArray = npt.NDArray[np.float64]
@@ -36,8 +37,7 @@ def _norm3(d: FloatArray) -> FloatArray:
     Summed left to right, as np.linalg.norm sums a row of 3 (bit for bit), but over
     whole rows at once instead of many rows of 3, which costs far less in numpy.
     """
-    x, y, z = d[0], d[1], d[2]
-    return np.asarray(np.sqrt(x * x + y * y + z * z))
+    return detmath.norm3(d[0], d[1], d[2])
 
 
 @dataclass(frozen=True, slots=True)
