@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from bmc.engine.realtime import RealtimeError, RealtimeOptions, node_kind, run_cell, run_node
-from bmc.engine.runner import run_virtual
+from bmc.engine.runner import external_nodes, run_virtual
 from bmc.engine.threads import pin_blas_threads
 from bmc.scenario import DEFAULT_LIMITS, Limits, Scenario, ScenarioError, load_scenario
 from protocols.mqtt import BrokerConfig, BrokerError
@@ -374,7 +374,15 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if broker is not None:
             options = _options(args, speed)
-            report = asyncio.run(run_cell(scenario, options, seed=args.seed, progress=progress, taps=taps))
+            deliveries = None
+            if recorder is not None and scenario.fdc.id not in external_nodes(scenario):
+                # When the FDC heard each input: what `bmc replay --into fdc` replays exactly.
+                deliveries = {scenario.fdc.id: recorder.delivery_log(scenario.fdc.id)}
+            report = asyncio.run(
+                run_cell(
+                    scenario, options, seed=args.seed, progress=progress, taps=taps, deliveries=deliveries
+                )
+            )
         else:
             report = run_virtual(scenario, seed=args.seed, progress=progress, taps=taps)
     except (ValueError, RealtimeError) as exc:

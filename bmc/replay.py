@@ -9,7 +9,10 @@ engagement again. It measures how late each publication left.
 FDC in virtual time receives the recorded inputs (radar tracks, launcher
 status, engagement reports and births, detonations, operator commands) at
 their recorded times and in their recorded order, and the fire orders it
-issues are compared with the recorded ones.
+issues are compared with the recorded ones. A real-time recording's message
+times are its senders' clocks, not when the FDC's pacer handed each message over
+(which can lie a whole FDC cycle later); when the recording logged those
+deliveries (``bmc.deliveries``), the replay uses them instead.
 """
 
 from __future__ import annotations
@@ -29,7 +32,15 @@ from bmc.scenario import ScenarioError
 from protocols import codec
 from protocols import messages as m
 from protocols.mqtt import BrokerConfig, RawPublisher
-from protocols.recording import SCENARIO_METADATA, RecordedMessage, RecordingError, read_recording
+from protocols.recording import (
+    SCENARIO_METADATA,
+    Delivery,
+    RecordedMessage,
+    Recording,
+    RecordingError,
+    payload_digest,
+    read_recording,
+)
 from protocols.topics import CHANNELS, Topics, root_for
 
 PACING_TOLERANCE_MS = {"p99_ms": 10.0, "max_ms": 100.0}
@@ -369,7 +380,10 @@ def replay_into_fdc(path: str | Path, overrides: list[str] | None = None, tol: f
     meta = rec.meta(SCENARIO_METADATA)
     fdc_id = s.fdc.id
     notes: list[str] = []
-    if meta.get("mode") == "realtime":
+    logged = rec.deliveries()
+    if logged is not None and logged[0] != fdc_id:
+        logged = None
+    if meta.get("mode") == "realtime" and logged is None:
         notes.append(
             "recorded in real time: the order in which the FDC received messages is not recorded "
             "exactly, so timing differences of a few milliseconds can appear"
@@ -386,6 +400,8 @@ def replay_into_fdc(path: str | Path, overrides: list[str] | None = None, tol: f
         if probe.injecting or msg.header.sender != fdc_id:
             return
         probe.fdc_published += 1
+        if not isinstance(msg.body, m.NodeState):
+            probe.fdc_sent += 1
         if isinstance(msg.body, m.FireOrder):
             n = counts[msg.body.order_id] = counts.get(msg.body.order_id, 0) + 1
             replayed.append(OrderSeen(float(t), msg.body, n))
@@ -412,6 +428,10 @@ def replay_into_fdc(path: str | Path, overrides: list[str] | None = None, tol: f
             for node in nodes:
                 node.start()
 
+    if logged is not None:
+        return _replay_deliveries(
+            rec, logged[1], fdc_id, env, bus, nodes, probe, replayed, end_s, tol, overrides, notes
+        )
     try:
         for t, rm in delivery_times(rec.messages()):
             last_s = t
@@ -425,14 +445,14 @@ def replay_into_fdc(path: str | Path, overrides: list[str] | None = None, tol: f
                     _record_order(rm, rec_counts, recorded)
                 # The FDC is born after every other node of a virtual run (it is built last).
                 if recorded_fdc == 1 and not started:
-                    _advance(env, t, 0, probe)
+                    _advance(env, t, lambda: 0, 0)
                     start()
                 continue
             if t > 0 and not started:
                 start()
             # Deliver each input after the FDC has published what it had published before it in the
             # recording, and before the events that follow: the recorded interleaving, not only time.
-            _advance(env, t, recorded_fdc, probe)
+            _advance(env, t, lambda: probe.fdc_published, recorded_fdc)
             probe.injecting = True
             try:
                 bus.inject(rm.topic, rm.payload)
@@ -446,6 +466,19 @@ def replay_into_fdc(path: str | Path, overrides: list[str] | None = None, tol: f
     if env.now < end_s:
         env.run(until=end_s)
     replayed = [x for x in replayed if x.time_s <= end_s]
+    return _compared(fdc_id, recorded, replayed, inputs, overrides, notes, damage, tol)
+
+
+def _compared(
+    fdc_id: str,
+    recorded: list[OrderSeen],
+    replayed: list[OrderSeen],
+    inputs: int,
+    overrides: list[str] | None,
+    notes: list[str],
+    damage: str | None,
+    tol: float,
+) -> FdcReplay:
     differences = compare_orders(recorded, replayed, tol)
     if differences and overrides:
         notes.append(
@@ -453,6 +486,64 @@ def replay_into_fdc(path: str | Path, overrides: list[str] | None = None, tol: f
             "orders: later differences partly follow from the first"
         )
     return FdcReplay(fdc_id, recorded, replayed, differences, inputs, list(overrides or []), notes, damage)
+
+
+def _replay_deliveries(
+    rec: Recording,
+    deliveries: list[Delivery],
+    fdc_id: str,
+    env: Any,
+    bus: Any,
+    nodes: list[Any],
+    probe: _Probe,
+    replayed: list[OrderSeen],
+    end_s: float,
+    tol: float,
+    overrides: list[str] | None,
+    notes: list[str],
+) -> FdcReplay:
+    """Replay a recording that logged the FDC's deliveries: each input at the simulated time the
+    live FDC was handed it, after as many of the FDC's own publications as came before it there."""
+    payloads: dict[str, tuple[str, bytes]] = {}
+    recorded: list[OrderSeen] = []
+    rec_counts: dict[str, int] = {}
+    damage: str | None = None
+    try:
+        for rm in rec.messages():
+            try:
+                sender = codec.header_of(rm.payload).sender
+            except codec.DecodeError:
+                continue
+            if sender == fdc_id and rm.topic.endswith("/order"):
+                _record_order(rm, rec_counts, recorded)
+            payloads.setdefault(payload_digest(rm.payload), (rm.topic, rm.payload))
+    except RecordingError as exc:
+        damage = str(exc)
+    for node in nodes:
+        node.start()
+    inputs = missing = 0
+    for d in deliveries:
+        if d.time_s > end_s:
+            break
+        found = payloads.get(d.digest)
+        if found is None or found[0] != d.topic:
+            missing += 1
+            continue
+        _advance(env, d.time_s, lambda: probe.fdc_sent, d.published)
+        probe.injecting = True
+        try:
+            bus.inject(found[0], found[1])
+        finally:
+            probe.injecting = False
+        inputs += 1
+    if missing:
+        notes.append(
+            f"{missing} of the FDC's {len(deliveries)} inputs are not in the recording (not replayed)"
+        )
+    if env.now < end_s:
+        env.run(until=end_s)
+    replayed = [x for x in replayed if x.time_s <= end_s]
+    return _compared(fdc_id, recorded, replayed, inputs, overrides, notes, damage, tol)
 
 
 def _record_order(rm: RecordedMessage, counts: dict[str, int], out: list[OrderSeen]) -> None:
@@ -469,16 +560,18 @@ def _record_order(rm: RecordedMessage, counts: dict[str, int], out: list[OrderSe
 class _Probe:
     fdc_published: int = 0
     """Messages the replayed FDC has published so far."""
+    fdc_sent: int = 0
+    """Of those, messages other than its births (what a live endpoint counts as published)."""
     injecting: bool = False
     """True while a recorded message is being injected (its sender may be the FDC's id)."""
 
 
-def _advance(env: Any, t: float, fdc_published: int, probe: _Probe) -> None:
-    """Run the FDC's events up to simulated ``t``, and at ``t`` only until it has published
-    ``fdc_published`` messages (as many as before this point of the recording)."""
+def _advance(env: Any, t: float, published: Callable[[], int], target: int) -> None:
+    """Run the FDC's events up to simulated ``t``, and at ``t`` only until ``published()`` reaches
+    ``target`` (as many messages as the FDC had published before this point of the recording)."""
     while env.peek() < t:
         env.step()
     if env.now < t:
         env.run(until=t)
-    while probe.fdc_published < fdc_published and env.peek() <= t:
+    while published() < target and env.peek() <= t:
         env.step()

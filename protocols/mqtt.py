@@ -169,6 +169,10 @@ class _Sub:
     inbox: Inbox
 
 
+Delivered = Callable[[float, str, bytes, int], None]
+"""Observer of one delivery to a node: (simulated time, topic, payload, messages the node had
+published until then)."""
+
 Publication = tuple[str, bytes, int, bool]
 """(topic, payload, QoS, retain) of one outgoing message."""
 
@@ -353,7 +357,12 @@ class MqttEndpoint:
         self._routes: dict[str, list[Inbox]] = {}
         self._sequence: dict[str, int] = {}
         self._expected: dict[tuple[str, str], int] = {}
-        self._inbound: dict[str, deque[tuple[str, m.Message]]] = {name: deque() for name in CHANNELS}
+        self._inbound: dict[str, deque[tuple[str, m.Message, bytes]]] = {name: deque() for name in CHANNELS}
+        self.published = 0
+        """Messages the node published through :meth:`publish` (births and wills not counted)."""
+        self.on_deliver: Delivered | None = None
+        """Called for every message :meth:`flush` hands to this node's subscribers, before it
+        is handed over: what a recording needs to replay the node's inputs exactly."""
         self._queued = 0
         self._outbox: deque[Publication] = deque()
         self._task: asyncio.Task[None] | None = None
@@ -381,6 +390,7 @@ class MqttEndpoint:
         qos = channel.qos if channel else 1
         retain = channel.retained if channel else False
         self.bus.stats.published += 1
+        self.published += 1
         self._send(topic, payload, qos, retain)
 
     def subscribe(self, topic_filter: str) -> Inbox:
@@ -472,7 +482,7 @@ class MqttEndpoint:
             self.bus.stats.dropped += 1
         else:
             self._queued += 1
-        queue.append((topic, msg))
+        queue.append((topic, msg, payload))
         self.bus.wake()
 
     def _inboxes(self, topic: str) -> list[Inbox]:
@@ -494,10 +504,13 @@ class MqttEndpoint:
         if not self._queued:
             return 0
         n = 0
+        deliver = self.on_deliver
         for name in self.bus.delivery_order:
             queue = self._inbound[name]
             while queue:
-                topic, msg = queue.popleft()
+                topic, msg, payload = queue.popleft()
+                if deliver is not None:
+                    deliver(float(self.bus.env.now), topic, payload, self.published)
                 for inbox in self._inboxes(topic):
                     inbox.put(msg)
                     n += 1

@@ -16,6 +16,7 @@ the ``mcap`` tools read:
   header's is listed in the closing ``bmc.recording.end`` metadata;
 - metadata records: ``bmc.recording`` (format, written first), the caller's
   records at the start (e.g. ``bmc.scenario``) and at close (e.g. ``bmc.run``),
+  ``bmc.deliveries`` when a node's inputs were logged (:class:`DeliveryLog`),
   then ``bmc.recording.end`` (message count, time overrides);
 - file order is bus order (in real-time runs, the order the monitor heard the
   messages, whose ``log_time`` may then step back by a few milliseconds, or be a
@@ -34,6 +35,7 @@ says where reading stopped. Never a traceback.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import struct
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -60,6 +62,7 @@ RECORDING_METADATA = "bmc.recording"
 END_METADATA = "bmc.recording.end"
 SCENARIO_METADATA = "bmc.scenario"
 RUN_METADATA = "bmc.run"
+DELIVERIES_METADATA = "bmc.deliveries"
 
 CHUNK_SIZE = 128 << 10
 """Bytes of messages per compressed chunk: a damaged chunk loses at most this much."""
@@ -147,6 +150,45 @@ class _WriteThrough:
         self._f.close()
 
 
+def payload_digest(payload: bytes) -> str:
+    """Short name of a payload's bytes, by which a delivery finds its recorded message."""
+    return hashlib.blake2b(payload, digest_size=12).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One message handed to a node: when, in which order, and which one."""
+
+    time_s: float
+    """Simulated time of the node's clock when the message was handed over."""
+    published: int
+    """Messages the node had published by then (its own publications at the same time
+    that came before this delivery)."""
+    topic: str
+    digest: str
+    """:func:`payload_digest` of the payload."""
+
+
+class DeliveryLog:
+    """Every delivery to one node of a real-time run, in order (an ``MqttEndpoint.on_deliver``).
+
+    A monitor hears messages when the broker sends them to it; the node hears them when its
+    pacer hands them over, at a simulated time that can lie a whole node cycle away. Replaying
+    a node's inputs exactly needs the second: it is kept here and written at close as the
+    ``bmc.deliveries`` metadata record."""
+
+    def __init__(self, node_id: str) -> None:
+        self.node_id = node_id
+        self.entries: list[tuple[float, int, str, str]] = []
+
+    def __call__(self, time_s: float, topic: str, payload: bytes, published: int) -> None:
+        self.entries.append((time_s, published, topic, payload_digest(payload)))
+
+    def metadata(self) -> dict[str, str]:
+        """The metadata record: JSON keeps every float exact (it writes the shortest repr)."""
+        return {"node": self.node_id, "entries": json.dumps(self.entries, separators=(",", ":"))}
+
+
 class Recorder:
     """A bus tap that writes every message it sees to an MCAP file.
 
@@ -173,6 +215,7 @@ class Recorder:
         self._wall_ns = wall_ns
         self._channels: dict[str, int] = {}
         self._overrides: dict[int, float] = {}
+        self._deliveries: DeliveryLog | None = None
         self._finished = False
         try:
             self._file = _WriteThrough(self.path)
@@ -202,6 +245,11 @@ class Recorder:
         except OSError as exc:
             self._file.close()
             raise RecordingError(f"{self.path}: cannot write recording: {exc.strerror or exc}") from None
+
+    def delivery_log(self, node_id: str) -> DeliveryLog:
+        """Log what ``node_id`` is handed, written with the recording at close (one node)."""
+        self._deliveries = DeliveryLog(node_id)
+        return self._deliveries
 
     def _channel(self, topic: str) -> int:
         spec = CHANNELS.get(topic.rsplit("/", 1)[-1])
@@ -242,6 +290,8 @@ class Recorder:
             if self.error is None:
                 for name, data in (metadata or {}).items():
                     self._writer.add_metadata(name, dict(data))
+                if self._deliveries is not None:
+                    self._writer.add_metadata(DELIVERIES_METADATA, self._deliveries.metadata())
                 self._writer.add_metadata(
                     END_METADATA,
                     {
@@ -313,6 +363,17 @@ class Recording:
     def meta(self, name: str) -> dict[str, str]:
         """One metadata record ({} when absent)."""
         return self.metadata.get(name, {})
+
+    def deliveries(self) -> tuple[str, list[Delivery]] | None:
+        """(node id, its deliveries in order) when the recording logged a node's inputs, None
+        when it did not or the record is unreadable."""
+        record = self.meta(DELIVERIES_METADATA)
+        try:
+            rows = json.loads(record["entries"])
+            out = [Delivery(float(t), int(n), str(topic), str(d)) for t, n, topic, d in rows]
+            return str(record["node"]), out
+        except (KeyError, ValueError, TypeError):
+            return None
 
     def messages(self) -> Iterator[RecordedMessage]:
         """Every readable message in recorded (bus) order.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,7 @@ from bmc.engine.stats import is_statistical
 from bmc.scenario import Scenario
 from protocols import messages as m
 from protocols.bus import Tap
-from protocols.mqtt import BrokerConfig, MqttBus
+from protocols.mqtt import BrokerConfig, Delivered, MqttBus, MqttEndpoint
 from protocols.topics import Topics, root_for
 
 log = logging.getLogger(__name__)
@@ -112,10 +112,12 @@ async def run_cell(
     progress: Progress | None = None,
     stop: asyncio.Event | None = None,
     taps: Sequence[Tap] = (),
+    deliveries: Mapping[str, Delivered] | None = None,
 ) -> dict[str, Any]:
     """Run the cell in real time on the broker; return the report (with pacing figures).
 
-    ``taps`` see every message under the topic root, as the monitor hears it."""
+    ``taps`` see every message under the topic root, as the monitor hears it; ``deliveries``
+    (node id -> observer) see every message handed to one of this process's nodes, when."""
     s = scenario if seed is None else replace_seed(scenario, seed)
     env = simpy.Environment()
     topics = Topics(options.root or root_for(s.name))
@@ -140,6 +142,9 @@ async def run_cell(
         bus.add_tap(tap)
     external = external_nodes(s)
     nodes = make_nodes(s, env, bus, topics, lambda node_id: node_id not in external)
+    for node in nodes:
+        if deliveries and node.id in deliveries and isinstance(node.port, MqttEndpoint):
+            node.port.on_deliver = deliveries[node.id]
     wall0 = clock.wall_seconds()
     try:
         await _connected(bus, options.connect_timeout_s)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bmc.replay import replay_into_fdc
 from bmc.scenario import parse_scenario
 from hil.cable import Cable
 from protocols import messages as m
@@ -142,16 +143,21 @@ def test_radar_played_by_the_sensor_board_gives_the_virtual_outcome(
         "hil", "sensor", "R1", "--scenario", str(split), "--port", str(c.ends["a"].link),
         "--mqtt", broker.url, "--speed", SPEED, "--wait", "30", name="bridge",
     )  # fmt: skip
-    out = tmp_path / "realtime.json"
+    out, rec = tmp_path / "realtime.json", tmp_path / "realtime.mcap"
     cell = bmc(
-        "run", str(split), "--mqtt", broker.url, "--speed", SPEED, "--json", str(out), "--quiet", name="cell"
-    )
+        "run", str(split), "--mqtt", broker.url, "--speed", SPEED, "--json", str(out), "--quiet",
+        "--record", str(rec), name="cell",
+    )  # fmt: skip
     assert cell.wait(90) == 0, cell.describe()
     assert bridge.wait(30) == 0, bridge.describe()
     no_traceback(cell, bridge)
     report = read_report(out, cell)
     _same_outcome(report, virtual)
     assert report["reaction_time_s"]["p50"] is not None  # detections came from the board's plots
+    # The board's tracks reached the FDC at wall-clock moments; the recording logged when, so a
+    # fresh FDC fed the recording in virtual time issues the same orders, to 1e-6 relative.
+    again = replay_into_fdc(rec)
+    assert again.recorded and again.identical, again.differences
 
     summary = _bridge_summary(bridge)
     dev = board.stop()
