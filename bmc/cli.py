@@ -19,7 +19,9 @@ from typing import Any, NoReturn, TextIO
 from bmc.engine.realtime import RealtimeError, RealtimeOptions, node_kind, run_cell, run_node
 from bmc.engine.runner import external_nodes, run_virtual
 from bmc.engine.threads import pin_blas_threads
+from bmc.keys import roles_of
 from bmc.scenario import DEFAULT_LIMITS, Limits, Scenario, ScenarioError, load_scenario
+from protocols.auth import OPERATOR
 from protocols.mqtt import BrokerConfig, BrokerError
 
 BROKER_CONF = """\
@@ -102,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _limit_args(run)
     _broker_args(run)
+    _key_args(run)
 
     node = sub.add_parser("node", help="run one radar, launcher or the FDC as its own process on the broker")
     node.add_argument("node_id", help="the node's id in the scenario")
@@ -111,6 +114,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     _limit_args(node)
     _broker_args(node)
+    _key_args(node)
+
+    keys = sub.add_parser("keys", help="make the cell's keys: one secret per node pair, owner-only files")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)
+    kinit = keys_sub.add_parser("init", help="create fresh keys for every node of a scenario")
+    kinit.add_argument("scenario", type=Path, help="scenario YAML file")
+    kinit.add_argument("--out", type=Path, required=True, help="new (or empty) directory to write them to")
+    _limit_args(kinit)
 
     _sweep_args(sub)
     _hil_args(sub)
@@ -236,6 +247,42 @@ def _broker_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _key_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("keys (docs/SECURITY.md)")
+    g.add_argument(
+        "--keys",
+        type=Path,
+        metavar="DIR",
+        default=os.environ.get("BMC_KEYS"),
+        help="key directory made by `bmc keys init` (needed in real time) [BMC_KEYS]",
+    )
+    g.add_argument(
+        "--insecure-demo-keys",
+        action="store_true",
+        help="real time with keys anyone can compute from the scenario name: a demo on a private "
+        "broker only (warns at every start)",
+    )
+
+
+def _cell_keys(args: argparse.Namespace, scenario: Scenario, local: list[str], *, orders: bool = True) -> Any:
+    """The keys of identities ``local``: from --keys, or derived with --insecure-demo-keys
+    (warned); ScenarioError pointing to `bmc keys init` without either."""
+    from bmc.keys import DEMO_WARNING, NO_KEYS, derived, load_keys
+    from protocols.auth import AuthError
+
+    if args.keys is not None:
+        if args.insecure_demo_keys:
+            raise ScenarioError("give --keys DIR or --insecure-demo-keys, not both")
+        try:
+            return load_keys(scenario, args.keys, local, orders=orders)
+        except AuthError as exc:
+            raise ScenarioError(str(exc)) from None
+    if args.insecure_demo_keys:
+        print(DEMO_WARNING, file=sys.stderr)
+        return derived(scenario)
+    raise ScenarioError(NO_KEYS.format(scenario=args.scenario))
+
+
 def _broker(args: argparse.Namespace) -> BrokerConfig:
     if not args.mqtt:
         raise ScenarioError("--mqtt URL (or BMC_MQTT_URL) is needed")
@@ -342,9 +389,31 @@ def _progress(stream: TextIO, tty: bool = True) -> Any:
     return show
 
 
-def _options(args: argparse.Namespace, speed: float | None) -> RealtimeOptions:
+def _options(args: argparse.Namespace, speed: float | None, keys: Any) -> RealtimeOptions:
     """Real-time options from the command line; --wait bounds the broker connection too."""
-    return RealtimeOptions(_broker(args), speed=speed, wait_external_s=args.wait, connect_timeout_s=args.wait)
+    return RealtimeOptions(
+        _broker(args), speed=speed, wait_external_s=args.wait, connect_timeout_s=args.wait, keys=keys
+    )
+
+
+def _keys_init(args: argparse.Namespace) -> int:
+    from bmc.keys import init_keys
+    from protocols.auth import AuthError
+
+    scenario = _load(args)
+    try:
+        written = init_keys(scenario, args.out)
+    except AuthError as exc:
+        raise ScenarioError(str(exc)) from None
+    print(f"wrote {len(written)} files to {args.out} (owner-only; keys are never printed):")
+    for path in written:
+        print(f"  {path.name}")
+    print(
+        f"use them with: bmc run {args.scenario} --mqtt URL --keys {args.out} "
+        f"(each `bmc node`/`bmc hil` of the cell takes --keys {args.out} too; a Pi launcher takes "
+        f"its <launcher>.order.key as --key-file)"
+    )
+    return EXIT_OK
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -373,7 +442,9 @@ def _run(args: argparse.Namespace) -> int:
     report: dict[str, Any] | None = None
     try:
         if broker is not None:
-            options = _options(args, speed)
+            external = external_nodes(scenario)
+            local = [n for n in roles_of(scenario).nodes if n not in external and n != OPERATOR]
+            options = _options(args, speed, _cell_keys(args, scenario, local))
             deliveries = None
             if recorder is not None and scenario.fdc.id not in external_nodes(scenario):
                 # When the FDC heard each input: what `bmc replay --into fdc` replays exactly.
@@ -384,7 +455,10 @@ def _run(args: argparse.Namespace) -> int:
                 )
             )
         else:
-            report = run_virtual(scenario, seed=args.seed, progress=progress, taps=taps)
+            keys = None
+            if args.keys is not None:  # virtual runs need none: derived keys, the same digest
+                keys = _cell_keys(args, scenario, list(roles_of(scenario).nodes))
+            report = run_virtual(scenario, seed=args.seed, progress=progress, taps=taps, keys=keys)
     except (ValueError, RealtimeError) as exc:
         raise ScenarioError(f"{args.scenario}: {exc}") from None
     finally:
@@ -407,9 +481,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def _node(args: argparse.Namespace) -> int:
     scenario = _load(args)
-    options = _options(args, args.speed)
     try:
         node_kind(scenario, args.node_id)
+        options = _options(args, args.speed, _cell_keys(args, scenario, [args.node_id]))
         summary = asyncio.run(run_node(scenario, args.node_id, options))
     except (ValueError, RealtimeError) as exc:
         raise ScenarioError(f"{args.scenario}: {exc}") from None
@@ -529,12 +603,7 @@ def _hil_args(sub: Any) -> None:
         )
         _limit_args(h)
         _broker_args(h)
-    key = kinds.add_parser(
-        "key", help="print a launcher's fire-order key in hex (for the device's --key-file)"
-    )
-    key.add_argument("node_id", help="the launcher's id")
-    key.add_argument("--scenario", type=Path, required=True, help="scenario YAML file")
-    _limit_args(key)
+        _key_args(h)
 
 
 def _baud(text: str) -> int:
@@ -551,18 +620,12 @@ def _hil(args: argparse.Namespace) -> int:
     from hil.serial_link import SerialConfig
 
     scenario = _load(args)
-    if args.hil_kind == "key":
-        launcher = next((x for x in scenario.launchers if x.id == args.node_id), None)
-        if launcher is None:
-            raise ScenarioError(f"{args.scenario}: no launcher {args.node_id!r}")
-        print(scenario.launcher_key(launcher).hex())
-        return EXIT_OK
     try:
         kind = node_kind(scenario, args.node_id)
         wanted = "launcher" if args.hil_kind == "launcher" else "radar"
         if kind != wanted:
             raise ValueError(f"{args.node_id!r} is a {kind}, not a {wanted}")
-        options = _options(args, args.speed)
+        options = _options(args, args.speed, _cell_keys(args, scenario, [args.node_id], orders=False))
         bridge = BridgeOptions(SerialConfig(args.port, args.baud), args.device_timeout)
         summary = asyncio.run(run_bridge(scenario, args.node_id, options, bridge))
     except (ValueError, RealtimeError) as exc:
@@ -754,6 +817,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args)
         if args.command == "node":
             return _node(args)
+        if args.command == "keys":
+            return _keys_init(args)
         if args.command == "hil":
             return _hil(args)
         if args.command == "sweep":

@@ -422,8 +422,8 @@ class Scenario(_Model):
         nodes += [(f"threats[{i}]", t.id) for i, t in enumerate(self.threats)]
         nodes += [(f"raids[{i}]", r.id) for i, r in enumerate(self.raids)]
         for where, ident in nodes:
-            if ident == "world":
-                raise ValueError(f"{where}.id: 'world' is reserved for the simulated world")
+            if ident in ("world", "monitor", "operator"):
+                raise ValueError(f"{where}.id: {ident!r} is reserved (the world, the monitor, the operator)")
             if ident in seen:
                 raise ValueError(f"{where}.id: duplicate id {ident!r} (also {seen[ident]})")
             seen[ident] = where

@@ -32,7 +32,7 @@ from hil.framing import Frame, FrameError, frame_message, message_frame
 from hil.node import LauncherBridgeNode, SensorBridgeNode, environment
 from hil.serial_link import LinkError, SerialConfig, SerialLink
 from protocols import messages as m
-from protocols.mqtt import MqttBus
+from protocols.mqtt import MqttBus, birth_base
 from protocols.topics import Topics, root_for
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,10 @@ async def run_bridge(
     if timeout_s is None:
         timeout_s = launcher.heartbeat_timeout_s if launcher is not None else 2.5 * _scan_period(radar)
     topics = Topics(options.root or root_for(s.name))
-    bus = MqttBus(environment(), topics, options.broker)
+    # The bridge speaks as the node on the bus: its pairwise keys, never the fire-order key
+    # (the device checks orders itself; a bridge cannot forge one).
+    keyring = None if options.keys is None else options.keys.keyring([node_id], epoch=birth_base())
+    bus = MqttBus(environment(), topics, options.broker, keyring)
     device = Device(bridge.serial)
     port = bridge.serial.port
     wall0 = clock.wall_seconds()
@@ -170,7 +173,7 @@ async def run_bridge(
         ep = bus.endpoint(node_id)
         bus.speed = options.speed or 0.0
         ep.announce(kind, topics.topic(kind, node_id, "state"))
-        sync = world_clock(bus, options.speed)
+        sync = world_clock(bus, options.speed, node_id)
         cfg = options.broker
         await _await(
             ep.connected,

@@ -18,7 +18,7 @@ from typing import Any, Protocol, cast
 import numpy as np
 import simpy
 
-from protocols import codec
+from protocols import auth, codec
 from protocols import messages as m
 from protocols.topics import Topics, matches
 
@@ -189,8 +189,12 @@ class InProcessBus:
         topics: Topics,
         link_for: Callable[[str], LinkModel] = lambda _channel: LinkModel(),
         rng_for: Callable[[str], np.random.Generator] | None = None,
+        keyring: auth.Keyring | None = None,
     ) -> None:
         self.env = env
+        self.keyring = keyring
+        """Given, every publication is sealed and every receiver checks it (``protocols.auth``);
+        None: nothing is sealed or checked (a replay feeding recorded content to a fresh FDC)."""
         self.topics = topics
         self.stats = BusStats()
         self._link_for = link_for
@@ -215,13 +219,25 @@ class InProcessBus:
         return sub.store
 
     def inject(self, topic: str, payload: bytes) -> bool:
-        """Offer raw bytes as if received from outside; False when refused (and counted)."""
+        """Offer raw bytes as if received from outside; False when refused (and counted).
+
+        With a keyring, each receiver gets the message only when its seal holds for it."""
+        return self._offer(topic, *auth.split(payload))
+
+    def _offer(self, topic: str, content: bytes, seal: bytes | None) -> bool:
         try:
-            msg = codec.decode(payload)
+            msg = codec.decode(content)
         except codec.DecodeError as exc:
             self._reject(topic, exc.reason, exc.detail)
             return False
-        return self._accept(topic, payload, msg)
+        opened = None
+        if self.keyring is not None:
+            verdict = self.keyring.open(self.topics.root, topic, msg.header.sender, content, seal)
+            if isinstance(verdict, str):
+                self._reject(topic, verdict, f"from {msg.header.sender!r}")
+                return False
+            opened = verdict
+        return self._accept(topic, content, msg, opened)
 
     def _reject(self, topic: str, reason: str, detail: str) -> None:
         key = (topic, reason)
@@ -229,7 +245,7 @@ class InProcessBus:
         if self.stats.rejected[key] <= 3:
             log.warning("dropped payload on %s: %s (%s)", topic, reason, detail)
 
-    def _accept(self, topic: str, payload: bytes, msg: m.Message) -> bool:
+    def _accept(self, topic: str, payload: bytes, msg: m.Message, opened: auth.Opened | None = None) -> bool:
         channel = self.topics.channel_of(topic)
         if channel is None:
             self._reject(topic, "unknown_topic", "not under this bus's topic root")
@@ -239,15 +255,28 @@ class InProcessBus:
             return False
         self.stats.published += 1
         now = self.env.now
-        for tap in self._taps:
-            tap(now, topic, payload, msg)
+        keyring = self.keyring
+        seq = msg.header.sequence
+        if self._taps and not (opened is not None and self._refused(keyring, opened, auth.MONITOR, seq)):
+            for tap in self._taps:
+                tap(now, topic, payload, msg)
         route = self._route.get(topic)
         if route is None:
             route = [s for s in self._subs if matches(s.topic_filter, topic)]
             self._route[topic] = route
         name = channel.name
         stats = self.stats
+        verdicts: dict[str, bool] = {}
+        """Receiver -> accepted: each receiver checks a message once, however many of its
+        subscriptions match."""
         for sub in route:
+            if opened is not None:
+                who = sub.subscriber
+                ok = verdicts.get(who)
+                if ok is None:
+                    ok = verdicts[who] = not self._refused(keyring, opened, who, seq)
+                if not ok:
+                    continue
             link = sub.links.get(name)
             if link is not None and link[1] is None:
                 # A perfect link already set up, the common case: deliver now, inline.
@@ -255,6 +284,14 @@ class InProcessBus:
                 sub.store.put(msg)
             else:
                 self._deliver(sub, name, msg, now)
+        return True
+
+    def _refused(self, keyring: auth.Keyring | None, opened: auth.Opened, receiver: str, seq: int) -> bool:
+        assert keyring is not None
+        reason = keyring.accept(opened, receiver, seq)
+        if reason is None:
+            return False
+        self._reject(opened.topic, reason, f"from {opened.sender!r} to {receiver!r}")
         return True
 
     def _deliver(self, sub: _Subscription, channel: str, msg: m.Message, now: float) -> None:
@@ -300,8 +337,14 @@ class _InProcessEndpoint:
         seq = self._sequence[topic] = self._sequence.get(topic, 0) + 1
         header = m.Header(self.node_id, seq, float(self._bus.env.now))
         payload = codec.encode(header, body)
-        # Parse the bytes again: receivers get exactly what the wire carried.
-        self._bus.inject(topic, payload)
+        bus = self._bus
+        keyring = bus.keyring
+        # Parse the bytes again: receivers get exactly what the wire carried (the seal's
+        # bytes are handed over beside the content: splitting them off again would add nothing).
+        if keyring is not None:
+            bus._offer(topic, payload, keyring.seal_of(bus.topics.root, topic, self.node_id, payload))
+        else:
+            bus._offer(topic, payload, None)
 
     def subscribe(self, topic_filter: str) -> Inbox:
         return self._bus.subscribe(self.node_id, topic_filter)

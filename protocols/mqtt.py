@@ -39,7 +39,7 @@ import aiomqtt
 import paho.mqtt.client as paho
 import simpy
 
-from protocols import codec
+from protocols import auth, codec
 from protocols import messages as m
 from protocols.bus import Inbox, Tap
 from protocols.topics import CHANNELS, Topics, matches
@@ -341,8 +341,12 @@ class _PahoLink:
 class MqttEndpoint:
     """One node's connection: publishes as the node, delivers its subscriptions."""
 
-    def __init__(self, bus: MqttBus, node_id: str, tap: Tap | None = None) -> None:
+    def __init__(
+        self, bus: MqttBus, node_id: str, tap: Tap | None = None, receiver: str | None = None
+    ) -> None:
         self.node_id = node_id
+        self.receiver = receiver or node_id
+        """The identity this connection checks seals as (a watcher's: the node or monitor it serves)."""
         self.tap = tap
         """Given, the endpoint only watches: every message goes to it, none to a node
         (:meth:`MqttBus.add_tap`, :meth:`MqttBus.watcher`)."""
@@ -385,7 +389,7 @@ class MqttEndpoint:
         """Encode and send; never blocks the simulation."""
         seq = self._sequence[topic] = self._sequence.get(topic, 0) + 1
         header = m.Header(self.node_id, seq, float(self.bus.env.now))
-        payload = codec.encode(header, body)
+        payload = self.bus.sealed(topic, self.node_id, codec.encode(header, body))
         channel = self.bus.topics.channel_of(topic)
         qos = channel.qos if channel else 1
         retain = channel.retained if channel else False
@@ -451,8 +455,10 @@ class MqttEndpoint:
             self.bus.reject(topic, "error", "handling failed")
 
     def _receive(self, topic: str, payload: bytes) -> None:
+        keyring = self.bus.keyring
+        content, seal = auth.split(payload) if keyring is not None else (payload, None)
         try:
-            msg = codec.decode(payload)
+            msg = codec.decode(content)
         except codec.DecodeError as exc:
             self.bus.reject(topic, exc.reason, exc.detail)
             return
@@ -463,6 +469,18 @@ class MqttEndpoint:
         if type(msg.body) is not channel.body:
             self.bus.reject(topic, "wrong_type", f"{type(msg.body).__name__} on a {channel.name} topic")
             return
+        if keyring is not None:
+            sender = msg.header.sender
+            opened = keyring.open(self.bus.topics.root, topic, sender, content, seal)
+            reason = (
+                opened
+                if isinstance(opened, str)
+                else keyring.accept(opened, self.receiver, msg.header.sequence)
+            )
+            if reason is not None:
+                self.bus.reject(topic, reason, f"from {sender!r} to {self.receiver!r}")
+                return
+            payload = content
         if self.tap is not None:
             self.tap(msg.header.sim_time_s, topic, payload, msg)
             return
@@ -532,7 +550,7 @@ class MqttEndpoint:
         seq = self._sequence[self.state_topic or ""] = self._sequence.get(self.state_topic or "", 0) + 1
         header = m.Header(self.node_id, seq, float(self.bus.env.now))
         state = m.NodeState(self.node_id, self.kind, status, self.birth_sequence, self.bus.speed)
-        return codec.encode(header, state)
+        return self.bus.sealed(self.state_topic or "", self.node_id, codec.encode(header, state))
 
     async def _run(self) -> None:
         cfg = self.bus.broker
@@ -648,10 +666,18 @@ class MqttBus:
     )
     """Control before data when several messages wait: fire orders first, tracks last."""
 
-    def __init__(self, env: simpy.Environment, topics: Topics, broker: BrokerConfig) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        topics: Topics,
+        broker: BrokerConfig,
+        keyring: auth.Keyring | None = None,
+    ) -> None:
         self.env = env
         self.topics = topics
         self.broker = broker
+        self.keyring = keyring
+        """Given, every publication is sealed and every message received checked (``protocols.auth``)."""
         self.stats = MqttStats()
         self.endpoints: list[MqttEndpoint] = []
         self._taps: list[Tap] = []
@@ -675,18 +701,19 @@ class MqttBus:
         if not self._taps:
             # Unique per process: two monitors sharing a client id would keep evicting each other.
             self.endpoint_monitor = self._watching(
-                f"monitor-{os.getpid()}", f"{self.topics.root}/#", self.tap_all
+                f"monitor-{os.getpid()}", f"{self.topics.root}/#", self.tap_all, auth.MONITOR
             )
         self._taps.append(tap)
 
-    def watcher(self, topic_filter: str, tap: Tap) -> MqttEndpoint:
+    def watcher(self, topic_filter: str, tap: Tap, receiver: str) -> MqttEndpoint:
         """A connection of its own that hands every message on ``topic_filter`` to ``tap`` alone
-        (not to the bus's taps); close it when done with ``await bus.drop(endpoint)``."""
+        (not to the bus's taps), checked as addressed to ``receiver``; close it when done with
+        ``await bus.drop(endpoint)``."""
         self._watchers += 1
-        return self._watching(f"watch-{os.getpid()}-{self._watchers}", topic_filter, tap)
+        return self._watching(f"watch-{os.getpid()}-{self._watchers}", topic_filter, tap, receiver)
 
-    def _watching(self, node_id: str, topic_filter: str, tap: Tap) -> MqttEndpoint:
-        ep = MqttEndpoint(self, node_id, tap=tap)
+    def _watching(self, node_id: str, topic_filter: str, tap: Tap, receiver: str) -> MqttEndpoint:
+        ep = MqttEndpoint(self, node_id, tap=tap, receiver=receiver)
         self.endpoints.append(ep)
         ep.watch(topic_filter)
         return ep
@@ -711,6 +738,12 @@ class MqttBus:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    def sealed(self, topic: str, sender: str, content: bytes) -> bytes:
+        """``content`` sealed by ``sender`` for the topic's receivers (unchanged without a keyring)."""
+        if self.keyring is None:
+            return content
+        return self.keyring.seal(self.topics.root, topic, sender, content)
 
     def reject(self, topic: str, reason: str, detail: str) -> None:
         """Count (and log the first few of) a refused payload."""

@@ -22,10 +22,12 @@ from bmc.engine.metrics import MetricsCollector, parse_check
 from bmc.engine.node import Node
 from bmc.engine.runner import external_nodes, make_nodes, replace_seed
 from bmc.engine.stats import is_statistical
+from bmc.keys import CellKeys, roles_of
 from bmc.scenario import Scenario
 from protocols import messages as m
+from protocols.auth import MONITOR, OPERATOR, Keyring
 from protocols.bus import Tap
-from protocols.mqtt import BrokerConfig, Delivered, MqttBus, MqttEndpoint
+from protocols.mqtt import BrokerConfig, Delivered, MqttBus, MqttEndpoint, birth_base
 from protocols.topics import Topics, root_for
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,9 @@ class RealtimeOptions:
     connect_timeout_s: float = 10.0
     root: str | None = None
     """Topic root; default bmc/v1/<scenario name>."""
+    keys: CellKeys | None = None
+    """The keys of this process's nodes: every message sealed and checked. None: nothing is
+    (for tests of the transport alone; the CLI always gives keys)."""
 
     def __post_init__(self) -> None:
         if self.speed is not None and not self.speed > 0:
@@ -66,6 +71,14 @@ class WorldClock:
     """Wall clock when it was heard."""
     speed: float
     """The cell's pacing speed, from the world's birth (0 when the birth does not say)."""
+
+
+def _keyring(options: RealtimeOptions, local: Sequence[str]) -> Keyring | None:
+    """The keyring of this process's identities, in a life numbered by the wall clock (every
+    later life of a node is numbered higher, so its earlier lives' messages are refused)."""
+    if options.keys is None:
+        return None
+    return options.keys.keyring(local, epoch=birth_base())
 
 
 def _speed_mismatch(node: str, speed: float, cell: float) -> str | None:
@@ -121,7 +134,9 @@ async def run_cell(
     s = scenario if seed is None else replace_seed(scenario, seed)
     env = simpy.Environment()
     topics = Topics(options.root or root_for(s.name))
-    bus = MqttBus(env, topics, options.broker)
+    external = external_nodes(s)
+    local = [n for n in roles_of(s).nodes if n not in external and n != OPERATOR]
+    bus = MqttBus(env, topics, options.broker, _keyring(options, local))
     if options.speed is None:
         raise ValueError("a cell needs a speed (only a node follows the cell's)")
     bus.speed = options.speed
@@ -140,8 +155,8 @@ async def run_cell(
     bus.add_tap(watch)
     for tap in taps:
         bus.add_tap(tap)
-    external = external_nodes(s)
-    nodes = make_nodes(s, env, bus, topics, lambda node_id: node_id not in external)
+    orders = options.keys.orders if options.keys is not None else None
+    nodes = make_nodes(s, env, bus, topics, lambda node_id: node_id not in external, orders)
     for node in nodes:
         if deliveries and node.id in deliveries and isinstance(node.port, MqttEndpoint):
             node.port.on_deliver = deliveries[node.id]
@@ -208,14 +223,17 @@ async def _pace(
         progress(float(pacer.env.now), until_s)
 
 
-def world_clock(bus: MqttBus, speed: float | None = None) -> asyncio.Future[WorldClock]:
+def world_clock(
+    bus: MqttBus, speed: float | None = None, receiver: str = MONITOR
+) -> asyncio.Future[WorldClock]:
     """A future set once the bus has heard the world's birth and its first truth report.
 
     A node outside the cell's process follows the world's clock from that report on, at the
     speed the birth announces. Both come through a connection of its own, subscribed to the
     world's state and truth topics only and closed once they are in: the node does not go on
     receiving (and decoding) the cell's traffic for the rest of the run. A node started with
-    its own ``speed`` fails the future as soon as the birth shows the cell runs at another."""
+    its own ``speed`` fails the future as soon as the birth shows the cell runs at another.
+    With a keyring, the world's messages must be sealed for ``receiver`` (the node)."""
     sync: asyncio.Future[WorldClock] = asyncio.get_running_loop().create_future()
     heard: dict[str, float] = {}
 
@@ -236,7 +254,7 @@ def world_clock(bus: MqttBus, speed: float | None = None) -> asyncio.Future[Worl
             sync.set_result(WorldClock(heard["sim_time_s"], heard["wall_s"], heard["speed"]))
             bus.spawn(bus.drop(watcher))
 
-    watcher = bus.watcher(bus.topics.topic("world", "world", "truth"), on_world)
+    watcher = bus.watcher(bus.topics.topic("world", "world", "truth"), on_world, receiver)
     watcher.watch(bus.topics.topic("world", "world", "state"))
     return sync
 
@@ -270,11 +288,11 @@ async def run_node(
     s = scenario
     kind = node_kind(s, node_id)
     topics = Topics(options.root or root_for(s.name))
-    bus = MqttBus(simpy.Environment(), topics, options.broker)
+    bus = MqttBus(simpy.Environment(), topics, options.broker, _keyring(options, [node_id]))
     ep = bus.endpoint(node_id)
     bus.speed = options.speed or 0.0
     ep.announce(kind, topics.topic(kind, node_id, "state"))
-    sync = world_clock(bus, options.speed)
+    sync = world_clock(bus, options.speed, node_id)
     try:
         await _connected(bus, options.connect_timeout_s)
         start, speed = await world_time(sync, topics, options)
@@ -282,7 +300,8 @@ async def run_node(
         bus.env = env
         pacer = clock.Pacer(env, speed)
         bus.set_waker(pacer.wake)
-        nodes: list[Node] = make_nodes(s, env, bus, topics, lambda x: x == node_id)
+        orders = options.keys.orders if options.keys is not None else None
+        nodes: list[Node] = make_nodes(s, env, bus, topics, lambda x: x == node_id, orders)
         for node in nodes:
             node.start()
         await pacer.run(s.duration_s, bus.flush, stop)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +17,10 @@ from bmc.engine.stats import is_statistical
 from bmc.engine.world import AssetZone, World
 from bmc.fdc.assign import FireUnits
 from bmc.fdc.node import Assets, FdcNode
+from bmc.keys import CellKeys, derived
 from bmc.scenario import Scenario, flight_plans
 from launchers.node import LauncherNode
+from protocols.auth import Keyring
 from protocols.bus import Bus, InProcessBus, LinkModel, Tap
 from protocols.topics import Topics, root_for
 from sensors.radar import RadarNode
@@ -55,7 +57,10 @@ def make_nodes(
     bus: Bus,
     topics: Topics,
     include: Callable[[str], bool],
+    orders: Mapping[str, bytes] | None = None,
 ) -> list[Node]:
+    """The nodes of ``s`` that ``include`` selects, on ``bus``; ``orders`` are the launchers'
+    fire-order keys (default: derived from the scenario, as virtual runs use)."""
     """The nodes of ``s`` whose id ``include`` accepts ('world' for the world), on ``bus``."""
     rngs = RngStreams(s.seed)
     nodes: list[Node] = []
@@ -76,7 +81,7 @@ def make_nodes(
     for r in s.radars:
         if include(r.id):
             nodes.append(RadarNode(env, bus, topics, rngs.stream(f"node/{r.id}"), r, s.enu(r.position)))
-    keys = {x.id: s.launcher_key(x) for x in s.launchers}
+    keys = dict(orders) if orders is not None else {x.id: s.launcher_key(x) for x in s.launchers}
     positions = {x.id: s.enu(x.position) for x in s.launchers}
     for x in s.launchers:
         if include(x.id):
@@ -120,27 +125,37 @@ def make_nodes(
     return nodes
 
 
-def make_bus(s: Scenario, env: simpy.Environment, topics: Topics) -> InProcessBus:
-    """The in-process bus of a virtual run of ``s``: its link models, their seeded streams."""
+def make_bus(
+    s: Scenario, env: simpy.Environment, topics: Topics, keyring: Keyring | None = None
+) -> InProcessBus:
+    """The in-process bus of a virtual run of ``s``: its link models, their seeded streams;
+    with ``keyring``, every message sealed and checked."""
     rngs = RngStreams(s.seed)
 
     def link_for(channel: str) -> LinkModel:
         link = s.link(channel)
         return LinkModel(link.latency_s, link.jitter_s, link.loss)
 
-    return InProcessBus(env, topics, link_for, rngs.stream)
+    return InProcessBus(env, topics, link_for, rngs.stream, keyring)
 
 
-def build(scenario: Scenario, seed: int | None = None, env: simpy.Environment | None = None) -> Cell:
-    """Create the world and every simulated node of ``scenario`` on an in-process bus."""
+def build(
+    scenario: Scenario,
+    seed: int | None = None,
+    env: simpy.Environment | None = None,
+    keys: CellKeys | None = None,
+) -> Cell:
+    """Create the world and every simulated node of ``scenario`` on an in-process bus, every
+    message sealed and checked with ``keys`` (default: derived from the scenario's name)."""
     s = scenario if seed is None else replace_seed(scenario, seed)
     env = env or clock.virtual()
     topics = Topics(root_for(s.name))
-    bus = make_bus(s, env, topics)
+    keys = keys or derived(s)
+    bus = make_bus(s, env, topics, keys.keyring(keys.roles.nodes))
     metrics = MetricsCollector()
     bus.add_tap(metrics.observe)
     external = set(external_nodes(s))
-    nodes = make_nodes(s, env, bus, topics, lambda node_id: node_id not in external)
+    nodes = make_nodes(s, env, bus, topics, lambda node_id: node_id not in external, keys.orders)
     return Cell(s, s.seed, env, bus, topics, nodes, metrics)
 
 
@@ -183,10 +198,12 @@ def run_virtual(
     progress: Progress | None = None,
     steps: int = 20,
     taps: Sequence[Tap] = (),
+    keys: CellKeys | None = None,
 ) -> dict[str, Any]:
     """Run ``scenario`` in virtual time to its duration; return the report.
 
-    ``taps`` see every published message in order (e.g. a recorder)."""
+    ``taps`` see every published message in order (e.g. a recorder); ``keys`` seal the
+    messages (default: derived; the report and digest do not depend on them)."""
     external = external_nodes(scenario)
     if external:
         raise ValueError(
@@ -194,7 +211,7 @@ def run_virtual(
             f"(run with --mqtt to take them from a broker)"
         )
     t0 = clock.wall_seconds()
-    cell = build(scenario, seed)
+    cell = build(scenario, seed, keys=keys)
     for tap in taps:
         cell.bus.add_tap(tap)
     start(cell)

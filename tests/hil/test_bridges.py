@@ -36,9 +36,12 @@ SPEED = "20"
 
 
 def _pi_args(data: dict[str, Any], launcher_id: str, key_file: Path, port: Path) -> list[str]:
+    """The Pi program's options for ``launcher_id``; ``key_file`` is written with the demo key
+    unless it exists (made by `bmc keys init`)."""
     s = parse_scenario(data)
     x = next(x for x in s.launchers if x.id == launcher_id)
-    key_file.write_text(s.launcher_key(x).hex() + "\n", encoding="ascii")
+    if not key_file.exists():
+        key_file.write_text(s.launcher_key(x).hex() + "\n", encoding="ascii")
     e, n, u = s.enu(x.position)
     return [
         "--port",
@@ -99,16 +102,20 @@ def test_launcher_played_by_the_pi_program_gives_the_virtual_outcome(
 
     split_data = external(data, "L1")
     split = write_scenario(tmp_path, split_data, "split.yaml")
+    # The hil README's way: fresh keys; the Pi takes the launcher's fire-order key file.
+    keys = tmp_path / "keys"
+    assert bmc.run("keys", "init", str(split), "--out", str(keys), timeout_s=60).proc.returncode == 0
     c = cable()
-    pi = device("pi_launcher", *_pi_args(split_data, "L1", tmp_path / "l1.key", c.ends["b"].link))
+    pi = device("pi_launcher", *_pi_args(split_data, "L1", keys / "L1.order.key", c.ends["b"].link))
     bridge = bmc(
         "hil", "launcher", "L1", "--scenario", str(split), "--port", str(c.ends["a"].link),
-        "--mqtt", broker.url, "--speed", SPEED, "--wait", "30", name="bridge",
+        "--mqtt", broker.url, "--speed", SPEED, "--wait", "30", "--keys", str(keys), name="bridge",
     )  # fmt: skip
     out = tmp_path / "realtime.json"
     cell = bmc(
-        "run", str(split), "--mqtt", broker.url, "--speed", SPEED, "--json", str(out), "--quiet", name="cell"
-    )
+        "run", str(split), "--mqtt", broker.url, "--speed", SPEED, "--json", str(out), "--quiet",
+        "--keys", str(keys), name="cell",
+    )  # fmt: skip
     assert cell.wait(90) == 0, cell.describe()
     assert bridge.wait(30) == 0, bridge.describe()
     no_traceback(cell, bridge)

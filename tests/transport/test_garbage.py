@@ -133,10 +133,11 @@ def test_garbage_is_dropped_counted_and_harmless(
             broker.port, topic, codec.encode(m.Header("intruder", 2, 0.0, schema_version=99), right), spool
         )
         expected |= {f"{topic} (malformed)", f"{topic} (wrong_type)", f"{topic} (schema_version)"}
-    # Well-formed and on the right channel, but forged: the launcher must refuse it.
+    # Well-formed and on the right channel, but forged (no seal): refused before any node sees it.
     mosquitto_pub(
         broker.port, f"{root}/launcher/L1/order", codec.encode(m.Header("FDC", 1, 1.0), forged_order()), spool
     )
+    expected.add(f"{root}/launcher/L1/order (unsealed)")
     mosquitto_pub(broker.port, unrelated, random_garbage(100), spool)
     mosquitto_pub(broker.port, unrelated, codec.encode(m.Header("intruder", 1, 0.0), forged_order()), spool)
     mosquitto_pub(broker.port, too_deep, codec.encode(m.Header("intruder", 1, 0.0), forged_order()), spool)
@@ -174,11 +175,9 @@ def test_garbage_is_dropped_counted_and_harmless(
         for s in seen
         if isinstance(s.body, m.EngagementStatus) and s.msg and s.msg.header.sender == "L1"
     ]
-    # The forged order reached the launcher (so the next check is not vacuous) and was refused.
-    refused = [e for e in from_l1 if e.order_id == FORGED and e.state == m.EngagementState.REJECTED]
-    assert refused, "the launcher never answered the forged order"
-    assert "auth" in refused[0].reason.lower(), refused[0]
-    assert not [e for e in from_l1 if e.order_id == FORGED and e.state != m.EngagementState.REJECTED]
+    # The forged order never reached the launcher's logic: no answer at all under its id (an
+    # answer is itself a lever: a REJECTED under a genuine order's id would free its target).
+    assert not [e for e in from_l1 if e.order_id == FORGED]
     # The real engagement still happened.
     assert any(e.state == m.EngagementState.LAUNCHED and e.order_id.startswith("FDC-") for e in from_l1)
     assert not [s for s in seen if isinstance(s.body, m.Flyout) and s.body.order_id == FORGED]

@@ -14,9 +14,10 @@ import pytest
 
 from bmc.aar import report_from_recording
 from bmc.engine.runner import run_virtual
+from bmc.keys import derived
 from bmc.record import close_recorder, open_recorder
 from bmc.replay import PACING_TOLERANCE_MS, replay_into_fdc, replay_to_mqtt
-from bmc.scenario import load_scenario
+from bmc.scenario import load_scenario, parse_scenario
 from protocols import codec
 from protocols import messages as m
 from protocols.mqtt import BrokerConfig
@@ -118,10 +119,13 @@ def test_recorded_realtime_run_reports_as_it_ran_and_replays(
 ) -> None:
     data = short_single_engagement()
     scenario = write_scenario(tmp_path, data, "short.yaml")
-    # A retained birth an earlier run left on the broker: the monitor hears it first, with that
-    # run's (late) time, before this run's clock starts.
-    stale_topic = f"bmc/v1/{data['name']}/radar/R9/state"
-    stale = codec.encode(m.Header("R9", 3, 999.0), m.NodeState("R9", "radar", m.NodeStatus.BIRTH, 2))
+    # A retained birth an earlier run (an earlier life of R1, sealed with the same demo keys)
+    # left on the broker: the monitor hears it first, with that run's (late) time, before this
+    # run's clock starts.
+    root = f"bmc/v1/{data['name']}"
+    stale_topic = f"{root}/radar/R1/state"
+    content = codec.encode(m.Header("R1", 3, 999.0), m.NodeState("R1", "radar", m.NodeStatus.BIRTH, 2))
+    stale = derived(parse_scenario(data)).keyring(["R1"], epoch=1000).seal(root, stale_topic, "R1", content)
     paho_publish.single(stale_topic, stale, qos=1, retain=True, hostname="127.0.0.1", port=broker.port)
     rec, out = tmp_path / "rt.mcap", tmp_path / "rt.json"
     p = bmc.run(
