@@ -45,7 +45,9 @@ def test_readme_real_time_commands_run_as_written(tmp_path: Path) -> None:
     assert start == "mosquitto -c protocols/mosquitto.conf &", start
     # The keys go to a fresh directory of the test's (the command refuses to overwrite any).
     keys, run = (c.replace("keys/single_engagement", str(tmp_path / "keys")) for c in (keys, run))
-    made = subprocess.run(_localised(keys, 0), shell=True, cwd=REPO, capture_output=True, text=True, timeout=60)
+    made = subprocess.run(
+        _localised(keys, 0), shell=True, cwd=REPO, capture_output=True, text=True, timeout=60
+    )
     assert made.returncode == 0, made.stderr
     assert (tmp_path / "keys" / "FDC.key").stat().st_mode & 0o777 == 0o600
     watch_all, decode = _block_with("mosquitto_sub")
