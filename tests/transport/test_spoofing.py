@@ -29,6 +29,7 @@ from tests.transport.conftest import (
     BmcRunner,
     Broker,
     Subscriber,
+    external,
     mosquitto_pub,
     no_traceback,
     read_report,
@@ -40,6 +41,7 @@ from tests.transport.conftest import (
 pytestmark = pytest.mark.mqtt
 
 SPEED = "20"
+FORGE_S = 1.0
 
 
 def _spoofs(data: dict[str, Any], genuine: list[tuple[str, bytes]]) -> list[tuple[str, bytes, str]]:
@@ -204,3 +206,82 @@ def test_outsider_cannot_move_the_cell(
         blob = f.read_bytes()
         for h in secrets_hex:
             assert h.encode() not in blob and bytes.fromhex(h) not in blob, f"a key appears in {f}"
+
+
+def test_launchers_hold_when_the_fdc_stops_whatever_an_outsider_publishes(
+    tmp_path: Path, broker: Broker, bmc: BmcRunner, subscriber: Any
+) -> None:
+    """The FDC runs as its own process and is killed; an outsider keeps publishing FDC heartbeats
+    (weapons FREE) sealed with every key it could know, and replays of the genuine ones. Both
+    launchers must still go to HOLD within their heartbeat timeout."""
+    data = short_single_engagement()
+    data["duration_s"] = 120
+    data["launchers"].append({**data["launchers"][0], "id": "L2", "position": {"east_m": -500, "north_m": 0}})
+    split = external(data, "FDC")
+    path = write_scenario(tmp_path, split, "fdc_loss.yaml")
+    keys = tmp_path / "keys"
+    assert bmc.run("keys", "init", str(path), "--out", str(keys), timeout_s=60).proc.returncode == 0
+    s = parse_scenario(split)
+    root = f"bmc/v1/{s.name}"
+    hb_topic = f"{root}/fdc/FDC/heartbeat"
+    sub: Subscriber = subscriber(f"{root}/#")
+    common = ("--scenario", str(path), "--mqtt", broker.url, "--keys", str(keys))
+    fdc = bmc("node", "FDC", *common, name="FDC")
+    out = tmp_path / "report.json"
+    cell = bmc(
+        "run", str(path), "--mqtt", broker.url, "--speed", SPEED, "--keys", str(keys),
+        "--json", str(out), "--quiet", name="cell",
+    )  # fmt: skip
+    genuine = [
+        sub.wait_for(
+            lambda x, k=k: (
+                isinstance(x.body, m.FdcHeartbeat) and x.msg is not None and x.msg.header.sequence == k
+            ),
+            30,
+            f"heartbeat {k}",
+            watch=[cell, fdc],
+        )
+        for k in (3, 4)
+    ]
+    ready = {
+        x.body.launcher_id
+        for x in sub.snapshot()
+        if isinstance(x.body, m.LauncherStatus) and x.body.state == m.LauncherState.READY
+    }
+    assert ready == {"L1", "L2"}, ready
+    fdc.kill()
+    stopped_at = time.monotonic()
+    demo = derived(s).keyring(["FDC"], epoch=1 << 50)
+    spool = tmp_path / "spool"
+    n = 0
+    # Heartbeat timeout 3 s simulated = 0.15 s wall at x20; forge for a whole second of wall time.
+    while time.monotonic() - stopped_at < FORGE_S:
+        n += 1
+        body = m.FdcHeartbeat("FDC", m.WeaponsControl.FREE)
+        content = codec.encode(m.Header("FDC", 1000 + n, 20.0 + n), body)
+        mosquitto_pub(broker.port, hb_topic, demo.seal(root, hb_topic, "FDC", content), spool, qos=0)
+        mosquitto_pub(broker.port, hb_topic, content, spool, qos=0)
+        for g in genuine:
+            mosquitto_pub(broker.port, hb_topic, g.payload, spool, qos=0)
+    holds: dict[str, float] = {}
+    for x in sub.snapshot():
+        if (
+            isinstance(x.body, m.LauncherStatus)
+            and x.body.state == m.LauncherState.HOLD
+            and x.wall_s > stopped_at
+        ):
+            holds.setdefault(x.body.launcher_id, x.wall_s - stopped_at)
+    # And they stayed there: no READY after the HOLD, whatever the forged heartbeats said.
+    first_hold = stopped_at + max(holds.values(), default=0.0)
+    rearmed = [
+        x.body.launcher_id
+        for x in sub.snapshot()
+        if isinstance(x.body, m.LauncherStatus)
+        and x.body.state == m.LauncherState.READY
+        and x.wall_s > first_hold
+    ]
+    assert not rearmed, rearmed
+    assert set(holds) == {"L1", "L2"}, holds
+    # 3 s simulated at x20 = 0.15 s, plus a heartbeat period's phase and the status round trip.
+    assert max(holds.values()) < 0.6, holds
+    cell.kill()
