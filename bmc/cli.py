@@ -430,6 +430,13 @@ def _run(args: argparse.Namespace) -> int:
     progress = None if args.quiet or not (tty or args.mqtt) else _progress(sys.stderr, tty)
     broker = _broker(args) if args.mqtt else None
     speed = 1.0 if args.speed is None else args.speed
+    keys = None
+    if broker is not None:
+        external = external_nodes(scenario)
+        local = [n for n in roles_of(scenario).nodes if n not in external and n != OPERATOR]
+        keys = _cell_keys(args, scenario, local)
+    elif args.keys is not None:  # virtual runs need none: derived keys, the same digest
+        keys = _cell_keys(args, scenario, list(roles_of(scenario).nodes))
     if broker is not None and not args.quiet:
         print(
             f"bmc: real time over the broker at {broker.host}:{broker.port} at speed {speed:g}: "
@@ -442,9 +449,7 @@ def _run(args: argparse.Namespace) -> int:
     report: dict[str, Any] | None = None
     try:
         if broker is not None:
-            external = external_nodes(scenario)
-            local = [n for n in roles_of(scenario).nodes if n not in external and n != OPERATOR]
-            options = _options(args, speed, _cell_keys(args, scenario, local))
+            options = _options(args, speed, keys)
             deliveries = None
             if recorder is not None and scenario.fdc.id not in external_nodes(scenario):
                 # When the FDC heard each input: what `bmc replay --into fdc` replays exactly.
@@ -455,9 +460,6 @@ def _run(args: argparse.Namespace) -> int:
                 )
             )
         else:
-            keys = None
-            if args.keys is not None:  # virtual runs need none: derived keys, the same digest
-                keys = _cell_keys(args, scenario, list(roles_of(scenario).nodes))
             report = run_virtual(scenario, seed=args.seed, progress=progress, taps=taps, keys=keys)
     except (ValueError, RealtimeError) as exc:
         raise ScenarioError(f"{args.scenario}: {exc}") from None
