@@ -218,6 +218,8 @@ class Keyring:
         self._epoch_bytes = _EPOCH.pack(epoch)
         self._seal_head = b"\x08" + wire.varint(epoch)
         self._plans: dict[tuple[str, str], tuple[bytes, list[tuple[bytes, Any]]]] = {}
+        self._allowed: dict[tuple[str, str], bool] = {}
+        """(topic, sender) -> may publish there (remembered: every message asks)."""
         self._links: dict[tuple[str, str], tuple[bytes, Any]] = {}
         """(sender, receiver) -> (the receiver's tag prefix, the pair's key)."""
         self._last: tuple[bytes, bytes] = (b"", b"")
@@ -281,8 +283,14 @@ class Keyring:
         ``content`` and ``seal`` are :func:`split`'s; ``sender`` comes from the content's header."""
         if seal is None:
             return "unsealed"
-        route = self._route(root, topic)
-        if route is None or not self.roles.allowed(*route, sender):
+        allowed = self._allowed.get((topic, sender))
+        if allowed is None:
+            route = self._route(root, topic)
+            allowed = route is not None and self.roles.allowed(*route, sender)
+            if len(self._allowed) > 4096:
+                self._allowed.clear()
+            self._allowed[(topic, sender)] = allowed
+        if not allowed:
             return "wrong_sender"
         if not seal or seal[0] != 0x08:
             return "bad_seal"

@@ -144,14 +144,16 @@ def build(
     seed: int | None = None,
     env: simpy.Environment | None = None,
     keys: CellKeys | None = None,
+    authenticate: bool = True,
 ) -> Cell:
     """Create the world and every simulated node of ``scenario`` on an in-process bus, every
-    message sealed and checked with ``keys`` (default: derived from the scenario's name)."""
+    message sealed and checked with ``keys`` (default: derived from the scenario's name);
+    ``authenticate=False`` seals nothing (what benchmarks/bench_auth.py compares against)."""
     s = scenario if seed is None else replace_seed(scenario, seed)
     env = env or clock.virtual()
     topics = Topics(root_for(s.name))
     keys = keys or derived(s)
-    bus = make_bus(s, env, topics, keys.keyring(keys.roles.nodes))
+    bus = make_bus(s, env, topics, keys.keyring(keys.roles.nodes) if authenticate else None)
     metrics = MetricsCollector()
     bus.add_tap(metrics.observe)
     external = set(external_nodes(s))
