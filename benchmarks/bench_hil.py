@@ -69,11 +69,15 @@ from typing import Any
 import aiomqtt
 import yaml
 
+from bmc.keys import derived
+from bmc.scenario import parse_scenario
 from hil.devices.pi_launcher import PiConfig, PiLauncher
 from hil.framing import FrameDecoder, frame_message, message_frame
 from hil.serial_link import SerialConfig, SerialLink
 from protocols import codec
 from protocols import messages as m
+from protocols.auth import Keyring
+from protocols.mqtt import birth_base
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = bytes(range(7, 39))
@@ -419,8 +423,10 @@ def _client(port: int, name: str) -> aiomqtt.Client:
     )
 
 
-async def bridge_path(port: int, n: int) -> tuple[list[float], list[float], dict[str, int]]:
-    """Order published on MQTT -> bridge -> Pi program -> acknowledgement back on MQTT; and raw QoS 1 RTTs."""
+async def bridge_path(port: int, n: int, ring: Keyring) -> tuple[list[float], list[float], dict[str, int]]:
+    """Order published on MQTT -> bridge -> Pi program -> acknowledgement back on MQTT; and raw QoS 1 RTTs.
+
+    The bench speaks as the world and the FDC, sealing with ``ring`` (the demo keys the bridge runs on)."""
     root = "bmc/v1/bench_hil"
     arrived: asyncio.Queue[tuple[float, m.Message]] = asyncio.Queue()
     async with _client(port, "fdc") as fdc:
@@ -436,15 +442,17 @@ async def bridge_path(port: int, n: int) -> tuple[list[float], list[float], dict
 
         task = asyncio.create_task(reader())
         t_start = time.perf_counter()
-        empty = codec.encode(m.Header("world", 1, 0.0), m.TruthReport.empty())
+        truth_topic = f"{root}/world/world/truth"
+        truth_seq = 0
         hb = 0
 
         async def heartbeat() -> None:
             nonlocal hb
             hb += 1
             sim = time.perf_counter() - t_start
+            topic = f"{root}/fdc/FDC/heartbeat"
             body = codec.encode(m.Header("FDC", hb, sim), m.FdcHeartbeat("FDC", m.WeaponsControl.FREE))
-            await fdc.publish(f"{root}/fdc/FDC/heartbeat", body, qos=0)
+            await fdc.publish(topic, ring.seal(root, topic, "FDC", body), qos=0)
 
         # Until the bridge has synchronised and the device is armed: truth for the clock, heartbeats.
         deadline = time.perf_counter() + 60
@@ -452,7 +460,9 @@ async def bridge_path(port: int, n: int) -> tuple[list[float], list[float], dict
         while not ready:
             if time.perf_counter() > deadline:
                 raise TimeoutError("the bridge never reported L1 READY")
-            await fdc.publish(f"{root}/world/world/truth", empty, qos=0)
+            truth_seq += 1
+            empty = codec.encode(m.Header("world", truth_seq, 0.0), m.TruthReport.empty())
+            await fdc.publish(truth_topic, ring.seal(root, truth_topic, "world", empty), qos=0)
             await heartbeat()
             await asyncio.sleep(0.05)
             while not arrived.empty():
@@ -466,9 +476,11 @@ async def bridge_path(port: int, n: int) -> tuple[list[float], list[float], dict
             if i % 20 == 0:
                 await heartbeat()
             order = fire_order(i, time.perf_counter() - t_start)
-            payload = codec.encode(m.Header("FDC", i, order.issued_time_s), order)
+            order_topic = f"{root}/launcher/L1/order"
+            content = codec.encode(m.Header("FDC", i, order.issued_time_s), order)
             t0 = time.perf_counter()
-            await fdc.publish(f"{root}/launcher/L1/order", payload, qos=1)
+            payload = ring.seal(root, order_topic, "FDC", content)  # timed: the FDC seals every order
+            await fdc.publish(order_topic, payload, qos=1)
             while True:
                 t1, msg = await asyncio.wait_for(arrived.get(), 5.0)
                 if isinstance(msg.body, m.EngagementStatus) and msg.body.order_id == order.order_id:
@@ -644,7 +656,8 @@ def main() -> int:
         scenario = yaml.safe_load((REPO / "sim_configs" / "single_engagement.yaml").read_text())
         scenario.update(name="bench_hil", duration_s=3600, threats=[], expect=[])
         scenario["launchers"][0].update(external=True, missiles=64, reaction_time_s=0, reload_time_s=0)
-        scenario["launchers"][0]["auth_key_hex"] = KEY.hex()
+        # The Pi checks orders with KEY (bench-signed); the bus runs on the public demo keys.
+        ring = derived(parse_scenario(scenario)).keyring(["FDC", "world"], epoch=birth_base())
         (tmp / "s.yaml").write_text(yaml.safe_dump(scenario))
         c2a, c2b = tmp / "bridge-port2", tmp / "device-port2"
         with (
@@ -655,11 +668,11 @@ def main() -> int:
             wait_for(c2a)
             with process(pi_command(c2b, key_file), tmp / "pi2.log"), process(
                 [sys.executable, "-m", "bmc", "hil", "launcher", "L1", "--scenario", str(tmp / "s.yaml"),
-                 "--port", str(c2a), "--mqtt", f"mqtt://127.0.0.1:{port}"],
+                 "--port", str(c2a), "--mqtt", f"mqtt://127.0.0.1:{port}", "--insecure-demo-keys"],
                 tmp / "bridge.log",
             ):  # fmt: skip
                 try:
-                    bridge_rtts, raw, answers3 = asyncio.run(bridge_path(port, n_mqtt))
+                    bridge_rtts, raw, answers3 = asyncio.run(bridge_path(port, n_mqtt, ring))
                 except (TimeoutError, aiomqtt.MqttError) as exc:
                     print(f"bench_hil: the bridge path failed ({exc!r}); bridge log:", file=sys.stderr)
                     print((tmp / "bridge.log").read_text()[-3000:], file=sys.stderr)

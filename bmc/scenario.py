@@ -237,6 +237,17 @@ class FdcConfig(_Model):
 class Launcher(_Model):
     """A fire unit (launcher with ready missiles)."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_keys_here(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "auth_key_hex" in data:
+            # Anyone who reads a scenario could fire with a key written in it.
+            raise ValueError(
+                "auth_key_hex: keys no longer live in the scenario; make them with "
+                "`bmc keys init SCENARIO --out DIR` and pass --keys DIR"
+            )
+        return data
+
     id: Ident
     """Unique node id."""
     position: Position
@@ -266,9 +277,6 @@ class Launcher(_Model):
     status_period_s: float = Field(10.0, ge=0.01, le=86_400)
     """The launcher repeats its status this often even without change, seconds;
     the FDC holds a launcher silent for 2.5 periods as lost."""
-    auth_key_hex: str | None = Field(None, pattern=r"^([0-9a-fA-F]{2}){16,64}$")
-    """Fire-order HMAC key (hex, 16-64 bytes). Default: derived from scenario name and id
-    (fine for simulation, never for a rig)."""
     external: bool = False
     """Not simulated: its topics come from another process or a HIL bridge."""
 
@@ -464,9 +472,8 @@ class Scenario(_Model):
         return self.links.get(channel) or self.links.get("default") or Link()
 
     def launcher_key(self, launcher: Launcher) -> bytes:
-        """HMAC key of ``launcher``'s fire orders."""
-        if launcher.auth_key_hex:
-            return bytes.fromhex(launcher.auth_key_hex)
+        """The derived (public) HMAC key of ``launcher``'s fire orders: virtual runs and demos
+        only; a rig's keys come from `bmc keys init` (``bmc.keys``)."""
         import hashlib
 
         return hashlib.sha256(f"bmc-sim-key/{self.name}/{launcher.id}".encode()).digest()

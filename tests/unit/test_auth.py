@@ -220,3 +220,17 @@ def test_virtual_runs_with_a_key_directory_repeat_and_keep_the_outcome(
             assert f.read_text().strip() not in said
         else:
             assert not any(v in said for v in json.loads(f.read_text())["links"].values())
+
+
+def test_a_key_in_the_scenario_is_refused_with_the_way_out() -> None:
+    import yaml
+
+    from bmc.scenario import ScenarioError, parse_scenario
+
+    data = yaml.safe_load((Path(__file__).parents[2] / "sim_configs" / "single_engagement.yaml").read_text())
+    data["launchers"][0]["auth_key_hex"] = "5f" * 16
+    with pytest.raises(
+        ScenarioError,
+        match=r"launchers\[0\]: auth_key_hex: keys no longer live in the scenario.*bmc keys init",
+    ):
+        parse_scenario(data)
