@@ -27,7 +27,9 @@ Time: durations in the options are simulated seconds, as in the scenario; the
 device runs them at ``--speed`` simulated seconds per wall second. It knows
 "simulated time now" from the FDC heartbeats: the header time of the last
 heartbeat plus the wall time elapsed since, times ``--speed`` (never going
-backwards). Order expiry is checked against that clock.
+backwards). A heartbeat more than ``--max-clock-step-s`` away from that clock is
+refused and counted (it neither moves the clock nor counts as a sign of life).
+Order expiry is checked against that clock.
 """
 
 from __future__ import annotations
@@ -80,6 +82,10 @@ class PiConfig:
     """Simulated seconds per wall second (the cell's ``--speed``)."""
     answers_kept: int = 1024
     """Order ids whose answer is remembered for idempotent repeats."""
+    max_clock_step_s: float = 5.0
+    """Farthest a heartbeat may move the device's clock from where it runs by itself,
+    simulated seconds: one heartbeat stamped far ahead (a bug, a forgery) would otherwise
+    make every later genuine order look expired."""
 
     def __post_init__(self) -> None:
         if not self.launcher_id:
@@ -89,7 +95,7 @@ class PiConfig:
         for name in ("reaction_time_s", "salvo_interval_s", "reload_time_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (got {getattr(self, name)})")
-        for name in ("heartbeat_timeout_s", "status_period_s", "speed"):
+        for name in ("heartbeat_timeout_s", "status_period_s", "speed", "max_clock_step_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0 (got {getattr(self, name)})")
         if self.answers_kept < 1:
@@ -202,6 +208,8 @@ class PiLauncher:
         self.launched: list[str] = []
         """Order id of every missile launched, in order."""
         self.rejections: dict[str, int] = {}
+        self.clock_refused = 0
+        """Heartbeats refused for moving the clock more than ``max_clock_step_s``."""
         self.last_heartbeat_wall: float | None = None
         self._ref: tuple[float, float] | None = None
         self._last_sim = float("-inf")
@@ -296,7 +304,14 @@ class PiLauncher:
     def _on_heartbeat(self, msg: m.Message, wall: float) -> None:
         if msg.header.sender != self.config.fdc_id:
             return
-        self._ref = (msg.header.sim_time_s, wall)
+        t = msg.header.sim_time_s
+        now = self.sim_now(wall)
+        if now is not None and not abs(t - now) <= self.config.max_clock_step_s:
+            # Neither a clock step nor a sign of life: a genuine FDC does not jump.
+            self.clock_refused += 1
+            log.warning("heartbeat at %.3f s refused: %.3f s from the device clock", t, t - now)
+            return
+        self._ref = (t, wall)
         self.last_heartbeat_wall = wall
         st = self.machine.state
         if st == S.SAFE:
@@ -492,6 +507,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--heartbeat-timeout-s", type=float, default=d.heartbeat_timeout_s)
     p.add_argument("--status-period-s", type=float, default=d.status_period_s)
     p.add_argument(
+        "--max-clock-step-s",
+        type=float,
+        default=d.max_clock_step_s,
+        help="farthest a heartbeat may move the clock, simulated s (default 5; farther: refused)",
+    )
+    p.add_argument(
         "--speed", type=float, default=d.speed, help="simulated seconds per wall second (default 1)"
     )
     p.add_argument(
@@ -530,6 +551,7 @@ def main(argv: list[str] | None = None) -> int:
             min_range_m=args.min_range_m,
             max_range_m=args.max_range_m,
             min_altitude_m=args.min_altitude_m,
+            max_clock_step_s=args.max_clock_step_s,
             max_altitude_m=args.max_altitude_m,
             heartbeat_timeout_s=args.heartbeat_timeout_s,
             status_period_s=args.status_period_s,
@@ -674,6 +696,7 @@ def run(
         "launched_orders": launcher.launched,
         "answers": {k: v.state.name for k, v in launcher.answers.items()},
         "rejections": launcher.rejections,
+        "clock_refused": launcher.clock_refused,
         "bad_frames": bad_frames,
         "link": link.stats.as_dict(),
     }

@@ -190,6 +190,21 @@ def test_heartbeat_loss_holds_and_aborts_and_a_heartbeat_rearms() -> None:
     assert rig.launcher.fired == 0
 
 
+def test_a_heartbeat_from_far_ahead_moves_no_clock_and_keeps_nothing_armed() -> None:
+    rig = Rig()
+    rig.at(0.0, heartbeat(50.0))
+    # A heartbeat stamped an hour ahead: were it believed, every genuine order would be expired.
+    rig.at(0.05, heartbeat(3650.0, 2))
+    assert rig.launcher.clock_refused == 1
+    rig.at(0.1, msg(order(1, 51.0)))
+    assert rig.log[-2:] == [(0.1, "ACCEPTED", "FDC-00001"), (0.1, "status", "ENGAGING")], rig.log
+    # Nor is it a sign of life: forged far-off heartbeats alone do not keep the launcher out of HOLD.
+    rig.at(0.2, heartbeat(9000.0, 3))
+    rig.at(0.6)
+    assert ("status", "HOLD") in [(k, d) for _w, k, d in rig.log], rig.log
+    assert rig.launcher.clock_refused == 2
+
+
 def test_key_file_errors_name_the_problem(tmp_path: Path) -> None:
     f = tmp_path / "k"
     f.write_text("zz\n")
