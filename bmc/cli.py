@@ -127,7 +127,15 @@ def _parser() -> argparse.ArgumentParser:
     _hil_args(sub)
     _replay_args(sub)
 
-    sub.add_parser("broker-config", help="print a mosquitto.conf suited to a rig")
+    bc = sub.add_parser(
+        "broker-config",
+        help="print a mosquitto.conf suited to a rig (--acl: per-node users and an ACL for a scenario)",
+    )
+    bc.add_argument("--scenario", type=Path, help="scenario YAML file (with --acl)")
+    bc.add_argument("--acl", action="store_true", help="one user per node, allowed only its own topics")
+    bc.add_argument("--out", type=Path, help="with --acl: new (or empty) directory to write to")
+    bc.add_argument("--port", type=int, default=1883, help="with --acl: the listener's port (default 1883)")
+    _limit_args(bc)
     return p
 
 
@@ -257,6 +265,14 @@ def _key_args(p: argparse.ArgumentParser) -> None:
         help="key directory made by `bmc keys init` (needed in real time) [BMC_KEYS]",
     )
     g.add_argument(
+        "--credentials",
+        type=Path,
+        metavar="DIR",
+        default=os.environ.get("BMC_CREDENTIALS"),
+        help="per-node broker passwords (the clients/ directory `bmc broker-config --acl` writes): "
+        "each connection logs in as its node [BMC_CREDENTIALS]",
+    )
+    g.add_argument(
         "--insecure-demo-keys",
         action="store_true",
         help="real time with keys anyone can compute from the scenario name: a demo on a private "
@@ -269,6 +285,8 @@ def _cell_keys(args: argparse.Namespace, scenario: Scenario, local: list[str], *
     (warned); ScenarioError pointing to `bmc keys init` without either."""
     from bmc.keys import DEMO_WARNING, NO_KEYS, derived, load_keys
     from protocols.auth import AuthError
+
+    args.identities = set(local)  # who this process is, on the broker too (--credentials)
 
     if args.keys is not None:
         if args.insecure_demo_keys:
@@ -390,10 +408,47 @@ def _progress(stream: TextIO, tty: bool = True) -> Any:
 
 
 def _options(args: argparse.Namespace, speed: float | None, keys: Any) -> RealtimeOptions:
-    """Real-time options from the command line; --wait bounds the broker connection too."""
+    """Real-time options from the command line; --wait bounds the broker connection too.
+    With --credentials, each of the process's identities (``keys.keyring``'s) logs in as itself."""
+    credentials = None
+    if args.credentials is not None:
+        from bmc.broker_acl import load_credentials
+        from protocols.auth import AuthError
+
+        try:
+            credentials = load_credentials(args.credentials, sorted(args.identities))
+        except AuthError as exc:
+            raise ScenarioError(str(exc)) from None
     return RealtimeOptions(
-        _broker(args), speed=speed, wait_external_s=args.wait, connect_timeout_s=args.wait, keys=keys
+        _broker(args),
+        speed=speed,
+        wait_external_s=args.wait,
+        connect_timeout_s=args.wait,
+        keys=keys,
+        credentials=credentials,
     )
+
+
+def _broker_config(args: argparse.Namespace) -> int:
+    if not args.acl:
+        if args.scenario is not None or args.out is not None:
+            raise ScenarioError("--scenario and --out go with --acl")
+        sys.stdout.write(BROKER_CONF)
+        return EXIT_OK
+    if args.scenario is None or args.out is None:
+        raise ScenarioError("--acl needs --scenario S and --out DIR")
+    from bmc.broker_acl import write_broker_config
+    from protocols.auth import AuthError
+
+    scenario = _load(args)
+    try:
+        written = write_broker_config(scenario, args.out, port=args.port)
+    except AuthError as exc:
+        raise ScenarioError(str(exc)) from None
+    print(f"wrote {len(written)} files to {args.out} (passwords only as hashes, clear ones owner-only):")
+    print(f"  broker:  mosquitto -c {args.out / 'mosquitto.conf'}")
+    print(f"  clients: bmc run/node/hil ... --credentials {args.out / 'clients'}")
+    return EXIT_OK
 
 
 def _keys_init(args: argparse.Namespace) -> int:
@@ -830,8 +885,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "report":
             return _report(args)
         if args.command == "broker-config":
-            sys.stdout.write(BROKER_CONF)
-            return EXIT_OK
+            return _broker_config(args)
     except ScenarioError as exc:
         for line in str(exc).splitlines():
             print(f"bmc: {line}", file=sys.stderr)

@@ -148,6 +148,7 @@ async def run_bridge(
     # (the device checks orders itself; a bridge cannot forge one).
     keyring = None if options.keys is None else options.keys.keyring([node_id], epoch=birth_base())
     bus = MqttBus(environment(), topics, options.broker, keyring)
+    bus.credentials = dict(options.credentials or {})
     device = Device(bridge.serial)
     port = bridge.serial.port
     wall0 = clock.wall_seconds()

@@ -561,11 +561,15 @@ class MqttEndpoint:
             will = None
             if self.state_topic is not None:
                 will = aiomqtt.Will(self.state_topic, self._state(m.NodeStatus.DEATH), qos=1, retain=True)
+            username, password = cfg.username, cfg.password
+            login = self.bus.credentials.get(self.receiver)
+            if login is not None:
+                username, password = login
             client = aiomqtt.Client(
                 cfg.host,
                 cfg.port,
-                username=cfg.username,
-                password=cfg.password,
+                username=username,
+                password=password,
                 identifier=f"{cfg.client_id}-{self.node_id}",
                 protocol=aiomqtt.ProtocolVersion.V5,
                 will=will,
@@ -678,6 +682,9 @@ class MqttBus:
         self.broker = broker
         self.keyring = keyring
         """Given, every publication is sealed and every message received checked (``protocols.auth``)."""
+        self.credentials: dict[str, tuple[str, str]] = {}
+        """Identity -> (user, password): each connection logs in as the identity it serves
+        (``bmc broker-config --acl``); the broker config's own user otherwise."""
         self.stats = MqttStats()
         self.endpoints: list[MqttEndpoint] = []
         self._taps: list[Tap] = []

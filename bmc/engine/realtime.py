@@ -55,6 +55,8 @@ class RealtimeOptions:
     keys: CellKeys | None = None
     """The keys of this process's nodes: every message sealed and checked. None: nothing is
     (for tests of the transport alone; the CLI always gives keys)."""
+    credentials: Mapping[str, tuple[str, str]] | None = None
+    """Identity -> broker (user, password), from ``bmc broker-config --acl``."""
 
     def __post_init__(self) -> None:
         if self.speed is not None and not self.speed > 0:
@@ -137,6 +139,7 @@ async def run_cell(
     external = external_nodes(s)
     local = [n for n in roles_of(s).nodes if n not in external and n != OPERATOR]
     bus = MqttBus(env, topics, options.broker, _keyring(options, local))
+    bus.credentials = dict(options.credentials or {})
     if options.speed is None:
         raise ValueError("a cell needs a speed (only a node follows the cell's)")
     bus.speed = options.speed
@@ -289,6 +292,7 @@ async def run_node(
     kind = node_kind(s, node_id)
     topics = Topics(options.root or root_for(s.name))
     bus = MqttBus(simpy.Environment(), topics, options.broker, _keyring(options, [node_id]))
+    bus.credentials = dict(options.credentials or {})
     ep = bus.endpoint(node_id)
     bus.speed = options.speed or 0.0
     ep.announce(kind, topics.topic(kind, node_id, "state"))
