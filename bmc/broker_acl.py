@@ -27,6 +27,7 @@ from pathlib import Path
 from bmc.keys import roles_of
 from bmc.scenario import Scenario
 from protocols.auth import AuthError, Roles, check_private, write_private
+from protocols.mqtt import Login
 from protocols.topics import root_for
 
 PBKDF2_ITERATIONS = 101
@@ -80,9 +81,85 @@ def acl_text(roles: Roles, root: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_broker_config(s: Scenario, out: Path, *, port: int = 1883, host: str = "127.0.0.1") -> list[Path]:
+def _tls_files(roles: Roles, out: Path, host: str) -> list[Path]:
+    """A CA (its key is not kept: nobody can issue more), the broker's certificate for
+    ``host``, and one client certificate per identity whose common name is the identity
+    (the broker takes it as the user name: ``use_identity_as_username``)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bmc rig CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    def issue(name: str, server: bool) -> tuple[bytes, bytes]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+            .issuer_name(ca_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.ExtendedKeyUsage(
+                    [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]
+                ),
+                critical=False,
+            )
+        )
+        if server:
+            names: list[x509.GeneralName] = [x509.DNSName("localhost")]
+            try:
+                names.append(x509.IPAddress(ipaddress.ip_address(host)))
+            except ValueError:
+                names.append(x509.DNSName(host))
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        cert = builder.sign(ca_key, hashes.SHA256())
+        pem_key = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        return cert.public_bytes(serialization.Encoding.PEM), pem_key
+
+    tls = out / "tls"
+    tls.mkdir(mode=0o755)
+    (tls / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert, key = issue(host, server=True)
+    (tls / "server.crt").write_bytes(cert)
+    write_private(tls / "server.key", key.decode())
+    written = [tls / "ca.crt", tls / "server.crt", tls / "server.key"]
+    for ident in roles.nodes:
+        cert, key = issue(ident, server=False)
+        (out / "clients" / f"{ident}.crt").write_bytes(cert)
+        write_private(out / "clients" / f"{ident}.key", key.decode())
+        written += [out / "clients" / f"{ident}.crt", out / "clients" / f"{ident}.key"]
+    return written
+
+
+def write_broker_config(
+    s: Scenario, out: Path, *, port: int = 1883, host: str = "127.0.0.1", tls: bool = False
+) -> list[Path]:
     """Write the configuration, password file, ACL and client passwords for ``s`` into ``out``
-    (new or empty). AuthError when ``out`` cannot be used."""
+    (new or empty); with ``tls``, a TLS listener instead, where each node logs in with its own
+    certificate. AuthError when ``out`` cannot be used."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise AuthError(f"{out}: exists and is not an empty directory (never overwritten)")
     roles = roles_of(s)
@@ -102,11 +179,21 @@ def write_broker_config(s: Scenario, out: Path, *, port: int = 1883, host: str =
         # The broker reads these two after dropping to its own user: hashes only, no secret.
         (out / "passwords").write_text("\n".join(hashes) + "\n", encoding="utf-8")
         (out / "acl").write_text(acl_text(roles, root), encoding="utf-8")
+        if tls:
+            written += _tls_files(roles, out, host)
+            t = (out / "tls").resolve()
+            login = (
+                f"cafile {t / 'ca.crt'}\ncertfile {t / 'server.crt'}\nkeyfile {t / 'server.key'}\n"
+                "require_certificate true\nuse_identity_as_username true\n"
+                "# The broker reads its key after dropping to its own user: `chown mosquitto` it.\n"
+            )
+        else:
+            login = f"password_file {(out / 'passwords').resolve()}\n"
         conf = (
             f"# mosquitto.conf for scenario {s.name!r}, written by `bmc broker-config --acl`.\n"
             f"listener {port} {host}\n"
             "allow_anonymous false\n"
-            f"password_file {(out / 'passwords').resolve()}\n"
+            f"{login}"
             f"acl_file {(out / 'acl').resolve()}\n"
             "set_tcp_nodelay true\n"
             "max_inflight_messages 1000\n"
@@ -120,18 +207,24 @@ def write_broker_config(s: Scenario, out: Path, *, port: int = 1883, host: str =
     return written
 
 
-def load_credentials(directory: Path, identities: list[str]) -> dict[str, tuple[str, str]]:
-    """Identity -> (user, password) from ``DIR/clients``-style files; AuthError naming a
-    missing or loose file (never its content)."""
+def load_credentials(directory: Path, identities: list[str]) -> dict[str, Login]:
+    """Identity -> its broker login from ``DIR/clients``-style files (a password, and a client
+    certificate when the broker was configured with ``--tls``); AuthError naming a missing or
+    loose file (never its content)."""
     check_private(directory)
-    out: dict[str, tuple[str, str]] = {}
+    out: dict[str, Login] = {}
     for ident in identities:
         path = directory / f"{ident}.password"
         if not path.exists():
             raise AuthError(f"{path}: no broker password for {ident!r} (see `bmc broker-config --acl`)")
         check_private(path)
+        cert, key = directory / f"{ident}.crt", directory / f"{ident}.key"
+        if key.exists():
+            check_private(key)
         try:
-            out[ident] = (ident, path.read_text(encoding="utf-8").strip())
+            password = path.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise AuthError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        tls = (str(cert), str(key)) if cert.exists() and key.exists() else None
+        out[ident] = Login(ident, password, tls)
     return out

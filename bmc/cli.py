@@ -135,6 +135,9 @@ def _parser() -> argparse.ArgumentParser:
     bc.add_argument("--acl", action="store_true", help="one user per node, allowed only its own topics")
     bc.add_argument("--out", type=Path, help="with --acl: new (or empty) directory to write to")
     bc.add_argument("--port", type=int, default=1883, help="with --acl: the listener's port (default 1883)")
+    bc.add_argument(
+        "--tls", action="store_true", help="with --acl: a TLS listener, a CA and a certificate per node"
+    )
     _limit_args(bc)
     return p
 
@@ -442,7 +445,7 @@ def _broker_config(args: argparse.Namespace) -> int:
 
     scenario = _load(args)
     try:
-        written = write_broker_config(scenario, args.out, port=args.port)
+        written = write_broker_config(scenario, args.out, port=args.port, tls=args.tls)
     except AuthError as exc:
         raise ScenarioError(str(exc)) from None
     print(f"wrote {len(written)} files to {args.out} (passwords only as hashes, clear ones owner-only):")

@@ -31,7 +31,7 @@ import ssl
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -60,6 +60,16 @@ STABLE_S = 5.0
 
 TOPIC_CACHE = 4096
 """Topics whose subscribers an endpoint remembers (the cache restarts when full)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """How one identity logs in to the broker (``bmc broker-config --acl``)."""
+
+    user: str
+    password: str
+    certificate: tuple[str, str] | None = None
+    """(certificate file, key file) of a TLS client certificate, or None."""
 
 
 class BrokerError(RuntimeError):
@@ -561,10 +571,12 @@ class MqttEndpoint:
             will = None
             if self.state_topic is not None:
                 will = aiomqtt.Will(self.state_topic, self._state(m.NodeStatus.DEATH), qos=1, retain=True)
-            username, password = cfg.username, cfg.password
+            username, password, tls = cfg.username, cfg.password, cfg
             login = self.bus.credentials.get(self.receiver)
             if login is not None:
-                username, password = login
+                username, password = login.user, login.password
+                if login.certificate is not None and cfg.tls:
+                    tls = replace(cfg, cert_file=login.certificate[0], key_file=login.certificate[1])
             client = aiomqtt.Client(
                 cfg.host,
                 cfg.port,
@@ -574,7 +586,7 @@ class MqttEndpoint:
                 protocol=aiomqtt.ProtocolVersion.V5,
                 will=will,
                 keepalive=cfg.keepalive_s,
-                tls_context=cfg.tls_context(),
+                tls_context=tls.tls_context(),
                 max_inflight_messages=1000,
                 socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
                 timeout=10,
@@ -682,7 +694,7 @@ class MqttBus:
         self.broker = broker
         self.keyring = keyring
         """Given, every publication is sealed and every message received checked (``protocols.auth``)."""
-        self.credentials: dict[str, tuple[str, str]] = {}
+        self.credentials: dict[str, Login] = {}
         """Identity -> (user, password): each connection logs in as the identity it serves
         (``bmc broker-config --acl``); the broker config's own user otherwise."""
         self.stats = MqttStats()

@@ -27,7 +27,7 @@ from bmc.scenario import Scenario
 from protocols import messages as m
 from protocols.auth import MONITOR, OPERATOR, Keyring
 from protocols.bus import Tap
-from protocols.mqtt import BrokerConfig, Delivered, MqttBus, MqttEndpoint, birth_base
+from protocols.mqtt import BrokerConfig, Delivered, Login, MqttBus, MqttEndpoint, birth_base
 from protocols.topics import Topics, root_for
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class RealtimeOptions:
     keys: CellKeys | None = None
     """The keys of this process's nodes: every message sealed and checked. None: nothing is
     (for tests of the transport alone; the CLI always gives keys)."""
-    credentials: Mapping[str, tuple[str, str]] | None = None
+    credentials: Mapping[str, Login] | None = None
     """Identity -> broker (user, password), from ``bmc broker-config --acl``."""
 
     def __post_init__(self) -> None:
