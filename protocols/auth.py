@@ -213,15 +213,13 @@ class Keyring:
         self.local = frozenset(local)
         self.epoch = epoch
         self._keys = {p: k for p, k in keys.items() if p[0] in self.local or p[1] in self.local}
-        self._windows: dict[tuple[str, str, str], _Window] = {}
         self._routes: dict[str, tuple[str, str, str] | None] = {}
         self._epoch_bytes = _EPOCH.pack(epoch)
         self._seal_head = b"\x08" + wire.varint(epoch)
         self._plans: dict[tuple[str, str], tuple[bytes, list[tuple[bytes, Any]]]] = {}
         self._allowed: dict[tuple[str, str], bool] = {}
         """(topic, sender) -> may publish there (remembered: every message asks)."""
-        self._links: dict[tuple[str, str], tuple[bytes, Any]] = {}
-        """(sender, receiver) -> (the receiver's tag prefix, the pair's key)."""
+        self._links: dict[tuple[str, str], _Link] = {}
         self._last: tuple[bytes, bytes] = (b"", b"")
 
     def key(self, a: str, b: str) -> bytes | None:
@@ -306,13 +304,13 @@ class Keyring:
         link = self._links.get((opened.sender, receiver))
         if link is None:
             link = self._link(opened.sender, receiver)
-        prefix, keyed = link
         seal = opened.seal
         # Found by its bytes: a forged entry that matches earlier can only make this check fail.
-        at = seal.find(prefix, opened.tags_at)
+        at = seal.find(link.prefix, opened.tags_at)
+        keyed = link.keyed
         if at < 0 or keyed is None:
             return "not_for_me"
-        at += len(prefix)
+        at += link.skip
         digest = opened.digest
         if digest is None:
             digest = opened.digest = self._digest_of(opened)
@@ -320,19 +318,18 @@ class Keyring:
         mac.update(digest)
         if not hmac.compare_digest(seal[at : at + TAG_LEN], mac.digest()):
             return "bad_tag"
-        w = self._windows.get((receiver, opened.sender, opened.topic))
+        w = link.windows.get(opened.topic)
         if w is not None and opened.epoch == w.epoch and sequence == w.top + 1:
             # The common case, inline: the next message of the same life.
             w.top = sequence
             w.bits = (w.bits << 1 | 1) & _WINDOW_MASK
             return None
-        return self._slide(receiver, opened.sender, opened.topic, opened.epoch, sequence)
+        return _slide(link.windows, opened.topic, opened.epoch, sequence)
 
-    def _link(self, sender: str, receiver: str) -> tuple[bytes, Any]:
+    def _link(self, sender: str, receiver: str) -> _Link:
         key = self._keys.get(pair(sender, receiver))
-        link = self._links[(sender, receiver)] = (
-            _entry_prefix(receiver),
-            None if key is None else _keyed(key),
+        link = self._links[(sender, receiver)] = _Link(
+            _entry_prefix(receiver), None if key is None else _keyed(key)
         )
         return link
 
@@ -353,24 +350,38 @@ class Keyring:
             return opened
         return self.accept(opened, receiver, sequence)
 
-    def _slide(self, receiver: str, sender: str, topic: str, epoch: int, seq: int) -> str | None:
-        k = (receiver, sender, topic)
-        w = self._windows.get(k)
-        if w is None or epoch > w.epoch:
-            self._windows[k] = _Window(epoch, seq, 1)
-            return None
-        if epoch < w.epoch:
-            return "replay"
-        if seq > w.top:
-            shift = seq - w.top
-            w.bits = ((w.bits << shift) | 1) & _WINDOW_MASK if shift < WINDOW else 1
-            w.top = seq
-            return None
-        back = w.top - seq
-        if back >= WINDOW or w.bits >> back & 1:
-            return "replay"
-        w.bits |= 1 << back
+
+class _Link:
+    """One (sender, receiver) link of a keyring: the receiver's tag prefix, the pair's keyed
+    MAC, and the replay window of each topic the link carries."""
+
+    __slots__ = ("keyed", "prefix", "skip", "windows")
+
+    def __init__(self, prefix: bytes, keyed: Any) -> None:
+        self.prefix = prefix
+        self.skip = len(prefix)
+        self.keyed = keyed
+        self.windows: dict[str, _Window] = {}
+
+
+def _slide(windows: dict[str, _Window], topic: str, epoch: int, seq: int) -> str | None:
+    """Move ``topic``'s replay window to (``epoch``, ``seq``), or say why not."""
+    w = windows.get(topic)
+    if w is None or epoch > w.epoch:
+        windows[topic] = _Window(epoch, seq, 1)
         return None
+    if epoch < w.epoch:
+        return "replay"
+    if seq > w.top:
+        shift = seq - w.top
+        w.bits = ((w.bits << shift) | 1) & _WINDOW_MASK if shift < WINDOW else 1
+        w.top = seq
+        return None
+    back = w.top - seq
+    if back >= WINDOW or w.bits >> back & 1:
+        return "replay"
+    w.bits |= 1 << back
+    return None
 
 
 @dataclass(slots=True)

@@ -269,12 +269,17 @@ class InProcessBus:
         verdicts: dict[str, bool] = {}
         """Receiver -> accepted: each receiver checks a message once, however many of its
         subscriptions match."""
+        accept = keyring.accept if keyring is not None else None
         for sub in route:
             if opened is not None:
                 who = sub.subscriber
                 ok = verdicts.get(who)
                 if ok is None:
-                    ok = verdicts[who] = not self._refused(keyring, opened, who, seq)
+                    assert accept is not None
+                    reason = accept(opened, who, seq)
+                    ok = verdicts[who] = reason is None
+                    if reason is not None:
+                        self._reject(topic, reason, f"from {opened.sender!r} to {who!r}")
                 if not ok:
                     continue
             link = sub.links.get(name)

@@ -234,3 +234,27 @@ def test_a_key_in_the_scenario_is_refused_with_the_way_out() -> None:
         match=r"launchers\[0\]: auth_key_hex: keys no longer live in the scenario.*bmc keys init",
     ):
         parse_scenario(data)
+
+
+def test_the_in_process_bus_delivers_only_what_each_receiver_accepts() -> None:
+    import simpy
+
+    from protocols.bus import InProcessBus
+    from protocols.topics import Topics
+
+    env = simpy.Environment()
+    bus = InProcessBus(env, Topics(ROOT), keyring=_ring())
+    got: list[m.Message] = []
+    bus.subscribe("L1", HB).attach(got.append)
+    taps: list[bytes] = []
+    bus.add_tap(lambda _t, _topic, payload, _msg: taps.append(payload))
+    assert not bus.inject(HB, _heartbeat(1))  # unsealed: refused by everyone
+    outsider = Keyring(ROLES, derived_keys("guess", ROLES), ROLES.nodes)
+    bus.inject(HB, outsider.seal(ROOT, HB, "FDC", _heartbeat(2)))  # a key nobody here holds
+    bus.endpoint("FDC").publish(HB, m.FdcHeartbeat("FDC", m.WeaponsControl.FREE))
+    env.run()
+    assert len(got) == 1 and got[0].header.sender == "FDC"
+    assert bus.stats.rejected[(HB, "unsealed")] == 1
+    assert bus.stats.rejected[(HB, "bad_tag")] == 2  # L1 and the monitor
+    # The taps (report, digest, recording) see the content, never a seal.
+    assert len(taps) == 1 and auth.split(taps[0])[1] is None
