@@ -493,7 +493,7 @@ def _run(args: argparse.Namespace) -> int:
         external = external_nodes(scenario)
         local = [n for n in roles_of(scenario).nodes if n not in external and n != OPERATOR]
         keys = _cell_keys(args, scenario, local)
-    elif args.keys is not None:  # virtual runs need none: derived keys, the same digest
+    elif args.keys is not None:  # virtual runs need none (they seal with the derived keys)
         keys = _cell_keys(args, scenario, list(roles_of(scenario).nodes))
     if broker is not None and not args.quiet:
         print(

@@ -31,7 +31,6 @@ from protocols.auth import (
     KEY_LEN,
     KEYS_FORMAT,
     MANIFEST,
-    MONITOR,
     AuthError,
     Keyring,
     Roles,
@@ -185,8 +184,3 @@ def load_keys(s: Scenario, directory: Path, local: Iterable[str], *, orders: boo
                 f"{path}: no key with {', '.join(missing)} (the scenario changed: run `bmc keys init`)"
             )
     return CellKeys(roles, pairs, order_keys, str(directory))
-
-
-def monitor_and(nodes: Iterable[str]) -> list[str]:
-    """``nodes`` and the monitor: the identities of a process that runs a cell."""
-    return [*nodes, MONITOR]
