@@ -444,6 +444,12 @@ async def bridge_path(port: int, n: int, ring: Keyring) -> tuple[list[float], li
         t_start = time.perf_counter()
         truth_topic = f"{root}/world/world/truth"
         truth_seq = 0
+        # The world's birth: the bridge takes the cell's speed (1) from it, and its clock from truth.
+        state_topic = f"{root}/world/world/state"
+        birth = codec.encode(
+            m.Header("world", 1, 0.0), m.NodeState("world", "world", m.NodeStatus.BIRTH, 1, 1.0)
+        )
+        await fdc.publish(state_topic, ring.seal(root, state_topic, "world", birth), qos=1, retain=True)
         hb = 0
 
         async def heartbeat() -> None:
