@@ -123,6 +123,16 @@ def _parser() -> argparse.ArgumentParser:
     kinit.add_argument("--out", type=Path, required=True, help="new (or empty) directory to write them to")
     _limit_args(kinit)
 
+    cmd = sub.add_parser(
+        "command", help="as the operator: set the FDC's weapons control (sealed with its key)"
+    )
+    cmd.add_argument("scenario", type=Path, help="scenario YAML file")
+    cmd.add_argument("weapons_control", choices=("free", "tight", "hold"), help="the status to set")
+    cmd.add_argument("--note", default="", help="a note the command carries")
+    _limit_args(cmd)
+    _broker_args(cmd)
+    _key_args(cmd)
+
     _sweep_args(sub)
     _hil_args(sub)
     _replay_args(sub)
@@ -451,6 +461,44 @@ def _broker_config(args: argparse.Namespace) -> int:
     print(f"wrote {len(written)} files to {args.out} (passwords only as hashes, clear ones owner-only):")
     print(f"  broker:  mosquitto -c {args.out / 'mosquitto.conf'}")
     print(f"  clients: bmc run/node/hil ... --credentials {args.out / 'clients'}")
+    return EXIT_OK
+
+
+def _command(args: argparse.Namespace) -> int:
+    """Publish one operator command, sealed by the operator's key, and wait for the broker's ack."""
+    from dataclasses import replace
+
+    from protocols import codec
+    from protocols import messages as m
+    from protocols.mqtt import RawPublisher, birth_base
+    from protocols.topics import Topics, root_for
+
+    scenario = _load(args)
+    keys = _cell_keys(args, scenario, [OPERATOR])
+    options = _options(args, None, keys)
+    broker = options.broker
+    login = (options.credentials or {}).get(OPERATOR)
+    if login is not None:
+        broker = replace(broker, username=login.user, password=login.password)
+        if login.certificate is not None and broker.tls:
+            broker = replace(broker, cert_file=login.certificate[0], key_file=login.certificate[1])
+    topics = Topics(root_for(scenario.name))
+    topic = topics.topic("fdc", scenario.fdc.id, "command")
+    body = m.OperatorCommand(m.WeaponsControl[args.weapons_control.upper()], args.note)
+    # A new life per command (the epoch): the FDC's replay window accepts each one once.
+    ring = keys.keyring([OPERATOR], epoch=birth_base())
+    payload = ring.seal(topics.root, topic, OPERATOR, codec.encode(m.Header(OPERATOR, 1, 0.0), body))
+
+    async def send() -> None:
+        async with RawPublisher(broker, client_id=f"{broker.client_id}-operator-{os.getpid()}") as pub:
+            pub.send(topic, payload, qos=1)
+            await pub.drain(options.connect_timeout_s)
+
+    try:
+        asyncio.run(send())
+    except (BrokerError, OSError) as exc:
+        raise ScenarioError(f"{topic}: the command was not delivered ({exc})") from None
+    print(f"sent weapons control {args.weapons_control.upper()} to {scenario.fdc.id} on {topic}")
     return EXIT_OK
 
 
@@ -879,6 +927,8 @@ def main(argv: list[str] | None = None) -> int:
             return _node(args)
         if args.command == "keys":
             return _keys_init(args)
+        if args.command == "command":
+            return _command(args)
         if args.command == "hil":
             return _hil(args)
         if args.command == "sweep":

@@ -285,3 +285,41 @@ def test_launchers_hold_when_the_fdc_stops_whatever_an_outsider_publishes(
     # 3 s simulated at x20 = 0.15 s, plus a heartbeat period's phase and the status round trip.
     assert max(holds.values()) < 0.6, holds
     cell.kill()
+
+
+def test_the_genuine_operator_holds_the_cell(
+    tmp_path: Path, broker: Broker, bmc: BmcRunner, subscriber: Any
+) -> None:
+    """`bmc command` signs as the operator with the operator's key: the FDC obeys it (where the
+    same command from anyone else is refused, above)."""
+    data = short_single_engagement()
+    path = write_scenario(tmp_path, data, "operator.yaml")
+    keys = tmp_path / "keys"
+    assert bmc.run("keys", "init", str(path), "--out", str(keys), timeout_s=60).proc.returncode == 0
+    sub: Subscriber = subscriber(f"bmc/v1/{data['name']}/#")
+    out = tmp_path / "report.json"
+    # At x5 the first launch (~20 s simulated) is 4 s of wall time away: time for the command.
+    cell = bmc(
+        "run", str(path), "--mqtt", broker.url, "--speed", "5", "--keys", str(keys),
+        "--json", str(out), "--quiet", name="cell",
+    )  # fmt: skip
+    sub.wait_for(lambda s: isinstance(s.body, m.FdcHeartbeat), 30, "a heartbeat", watch=[cell])
+    sent = bmc.run(
+        "command", str(path), "hold", "--note", "range safety", "--mqtt", broker.url, "--keys", str(keys),
+        timeout_s=30, name="operator",
+    )  # fmt: skip
+    assert sent.proc.returncode == 0, sent.describe()
+    assert "sent weapons control HOLD" in sent.stdout()
+    hold = sub.wait_for(
+        lambda s: isinstance(s.body, m.FdcHeartbeat) and s.body.weapons_control == m.WeaponsControl.HOLD,
+        10,
+        "a heartbeat saying HOLD",
+        watch=[cell],
+    )
+    assert hold.msg is not None and hold.msg.header.sender == "FDC"
+    # Exit 1: the scenario's own check "killed == 1" fails, as it must when the cell holds fire.
+    assert cell.wait(90) == 1, cell.describe()
+    report = read_report(out, cell)
+    assert [e["check"] for e in report["expect"] if not e["ok"]] == ["killed == 1"], report["expect"]
+    assert report["missiles_fired"] == 0 and report["threats"]["killed"] == 0, report["threats"]
+    assert not any("/command" in k for k in report["realtime"]["rejected_by_topic"]), report["realtime"]
