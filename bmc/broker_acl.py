@@ -155,7 +155,13 @@ def _tls_files(roles: Roles, out: Path, host: str) -> list[Path]:
 
 
 def write_broker_config(
-    s: Scenario, out: Path, *, port: int = 1883, host: str = "127.0.0.1", tls: bool = False
+    s: Scenario,
+    out: Path,
+    *,
+    port: int = 1883,
+    host: str = "127.0.0.1",
+    tls: bool = False,
+    root: str | None = None,
 ) -> list[Path]:
     """Write the configuration, password file, ACL and client passwords for ``s`` into ``out``
     (new or empty); with ``tls``, a TLS listener instead, where each node logs in with its own
@@ -163,7 +169,7 @@ def write_broker_config(
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise AuthError(f"{out}: exists and is not an empty directory (never overwritten)")
     roles = roles_of(s)
-    root = root_for(s.name)
+    root = root or root_for(s.name)
     clients = out / "clients"
     try:
         clients.mkdir(mode=0o700, parents=True)

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -148,6 +149,7 @@ def _parser() -> argparse.ArgumentParser:
     bc.add_argument(
         "--tls", action="store_true", help="with --acl: a TLS listener, a CA and a certificate per node"
     )
+    _run_arg(bc)
     _limit_args(bc)
     return p
 
@@ -268,7 +270,33 @@ def _broker_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _run_id(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", text):
+        raise argparse.ArgumentTypeError(f"must be 1-64 letters, digits, '-' or '_' (got {text!r})")
+    return text
+
+
+def _run_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--run",
+        type=_run_id,
+        metavar="ID",
+        default=os.environ.get("BMC_RUN"),
+        help="run id: the topic root becomes bmc/v1/<scenario>/<ID>, so runs of one scenario on "
+        "one broker never see each other (every process of the cell takes the same) [BMC_RUN]",
+    )
+
+
+def _root(args: argparse.Namespace, scenario: Scenario) -> str:
+    """The topic root: the scenario's, with the run id when one is given."""
+    from protocols.topics import root_for
+
+    run = getattr(args, "run", None)
+    return root_for(scenario.name) + (f"/{run}" if run else "")
+
+
 def _key_args(p: argparse.ArgumentParser) -> None:
+    _run_arg(p)
     g = p.add_argument_group("keys (docs/SECURITY.md)")
     g.add_argument(
         "--keys",
@@ -420,7 +448,7 @@ def _progress(stream: TextIO, tty: bool = True) -> Any:
     return show
 
 
-def _options(args: argparse.Namespace, speed: float | None, keys: Any) -> RealtimeOptions:
+def _options(args: argparse.Namespace, speed: float | None, keys: Any, scenario: Scenario) -> RealtimeOptions:
     """Real-time options from the command line; --wait bounds the broker connection too.
     With --credentials, each of the process's identities (``keys.keyring``'s) logs in as itself."""
     credentials = None
@@ -437,6 +465,7 @@ def _options(args: argparse.Namespace, speed: float | None, keys: Any) -> Realti
         speed=speed,
         wait_external_s=args.wait,
         connect_timeout_s=args.wait,
+        root=_root(args, scenario),
         keys=keys,
         credentials=credentials,
     )
@@ -455,7 +484,9 @@ def _broker_config(args: argparse.Namespace) -> int:
 
     scenario = _load(args)
     try:
-        written = write_broker_config(scenario, args.out, port=args.port, tls=args.tls)
+        written = write_broker_config(
+            scenario, args.out, port=args.port, tls=args.tls, root=_root(args, scenario)
+        )
     except AuthError as exc:
         raise ScenarioError(str(exc)) from None
     print(f"wrote {len(written)} files to {args.out} (passwords only as hashes, clear ones owner-only):")
@@ -471,18 +502,18 @@ def _command(args: argparse.Namespace) -> int:
     from protocols import codec
     from protocols import messages as m
     from protocols.mqtt import RawPublisher, birth_base
-    from protocols.topics import Topics, root_for
+    from protocols.topics import Topics
 
     scenario = _load(args)
     keys = _cell_keys(args, scenario, [OPERATOR])
-    options = _options(args, None, keys)
+    options = _options(args, None, keys, scenario)
     broker = options.broker
     login = (options.credentials or {}).get(OPERATOR)
     if login is not None:
         broker = replace(broker, username=login.user, password=login.password)
         if login.certificate is not None and broker.tls:
             broker = replace(broker, cert_file=login.certificate[0], key_file=login.certificate[1])
-    topics = Topics(root_for(scenario.name))
+    topics = Topics(_root(args, scenario))
     topic = topics.topic("fdc", scenario.fdc.id, "command")
     body = m.OperatorCommand(m.WeaponsControl[args.weapons_control.upper()], args.note)
     # A new life per command (the epoch): the FDC's replay window accepts each one once.
@@ -555,7 +586,7 @@ def _run(args: argparse.Namespace) -> int:
     report: dict[str, Any] | None = None
     try:
         if broker is not None:
-            options = _options(args, speed, keys)
+            options = _options(args, speed, keys, scenario)
             deliveries = None
             if recorder is not None and scenario.fdc.id not in external_nodes(scenario):
                 # When the FDC heard each input: what `bmc replay --into fdc` replays exactly.
@@ -591,7 +622,7 @@ def _node(args: argparse.Namespace) -> int:
     scenario = _load(args)
     try:
         node_kind(scenario, args.node_id)
-        options = _options(args, args.speed, _cell_keys(args, scenario, [args.node_id]))
+        options = _options(args, args.speed, _cell_keys(args, scenario, [args.node_id]), scenario)
         summary = asyncio.run(run_node(scenario, args.node_id, options))
     except (ValueError, RealtimeError) as exc:
         raise ScenarioError(f"{args.scenario}: {exc}") from None
@@ -733,7 +764,8 @@ def _hil(args: argparse.Namespace) -> int:
         wanted = "launcher" if args.hil_kind == "launcher" else "radar"
         if kind != wanted:
             raise ValueError(f"{args.node_id!r} is a {kind}, not a {wanted}")
-        options = _options(args, args.speed, _cell_keys(args, scenario, [args.node_id], orders=False))
+        keys = _cell_keys(args, scenario, [args.node_id], orders=False)
+        options = _options(args, args.speed, keys, scenario)
         bridge = BridgeOptions(SerialConfig(args.port, args.baud), args.device_timeout)
         summary = asyncio.run(run_bridge(scenario, args.node_id, options, bridge))
     except (ValueError, RealtimeError) as exc:
@@ -760,6 +792,7 @@ def _open_recording(args: argparse.Namespace, scenario: Any) -> Any:
             seed=args.seed,
             mode="realtime" if args.mqtt else "virtual",
             speed=args.speed if args.mqtt else None,
+            root=_root(args, scenario),
         )
     except RecordingError as exc:
         raise ScenarioError(str(exc)) from None

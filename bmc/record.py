@@ -69,10 +69,11 @@ def open_recorder(
     seed: int | None = None,
     mode: str = "virtual",
     speed: float | None = None,
+    root: str | None = None,
 ) -> Recorder:
     """A recorder for a run of ``scenario``, stamping wall-clock time; RecordingError when the
     file cannot be created."""
-    meta = scenario_metadata(scenario, source=source, seed=seed, mode=mode, speed=speed)
+    meta = scenario_metadata(scenario, source=source, seed=seed, mode=mode, speed=speed, root=root)
     chunk = REALTIME_CHUNK_SIZE if mode == "realtime" else CHUNK_SIZE
     return Recorder(path, {SCENARIO_METADATA: meta}, wall_ns=clock.epoch_ns_clock(), chunk_size=chunk)
 
