@@ -792,7 +792,7 @@ def _open_recording(args: argparse.Namespace, scenario: Any) -> Any:
             seed=args.seed,
             mode="realtime" if args.mqtt else "virtual",
             speed=args.speed if args.mqtt else None,
-            root=_root(args, scenario),
+            root=_root(args, scenario) if args.mqtt else None,  # a virtual run has one root
         )
     except RecordingError as exc:
         raise ScenarioError(str(exc)) from None
