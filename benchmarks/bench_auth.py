@@ -5,7 +5,8 @@
 Prints, with the load average beside each figure:
 
 - microseconds to seal and to check one track report (50 tracks), one fire order and one
-  FDC heartbeat sealed for 24 launchers (best of several thousand, per receiver checked);
+  FDC heartbeat sealed for 24 launchers (best of several thousand, per receiver checked),
+  and, for comparison, to sign and verify with Ed25519 (the scheme not chosen);
 - CPU seconds of the saturation raid's virtual run with and without authentication,
   alternated run by run so the machine's swings hit both alike, and their ratio (best of
   ``--repeat`` each; the issue's bound is 1.10).
@@ -76,6 +77,22 @@ def micro(number: int) -> None:
         )
 
 
+def ed25519(number: int) -> None:
+    """For comparison, the scheme not chosen (docs/SECURITY.md): Ed25519 via cryptography."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    public = key.public_key()
+    data = b"x" * 200
+    signature = key.sign(data)
+    sign_s = min(timeit.repeat(lambda: key.sign(data), number=number, repeat=5))
+    verify_s = min(timeit.repeat(lambda: public.verify(signature, data), number=number, repeat=5))
+    print(
+        f"  {'(Ed25519, 200 B, not used)':26} {'':>20}   "
+        f"sign {sign_s / number * 1e6:6.2f} us   verify {verify_s / number * 1e6:6.2f} us   ({_load()})"
+    )
+
+
 def _time_case(
     ring: auth.Keyring, root: str, topic: str, sender: str, body: m.Body, receiver: str, number: int
 ) -> tuple[float, float, bytes, bytes]:
@@ -120,6 +137,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer iterations (a smoke run)")
     args = ap.parse_args()
     micro(200 if args.quick else 2000)
+    ed25519(100 if args.quick else 1000)
     raid(args.scenario, 1 if args.quick else args.repeat)
 
 
