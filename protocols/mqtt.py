@@ -695,7 +695,7 @@ class MqttBus:
         self.keyring = keyring
         """Given, every publication is sealed and every message received checked (``protocols.auth``)."""
         self.credentials: dict[str, Login] = {}
-        """Identity -> (user, password): each connection logs in as the identity it serves
+        """Identity -> its login: each connection logs in as the identity it serves
         (``bmc broker-config --acl``); the broker config's own user otherwise."""
         self.stats = MqttStats()
         self.endpoints: list[MqttEndpoint] = []

@@ -56,7 +56,7 @@ class RealtimeOptions:
     """The keys of this process's nodes: every message sealed and checked. None: nothing is
     (for tests of the transport alone; the CLI always gives keys)."""
     credentials: Mapping[str, Login] | None = None
-    """Identity -> broker (user, password), from ``bmc broker-config --acl``."""
+    """Identity -> its broker login (password, TLS certificate), from ``bmc broker-config --acl``."""
 
     def __post_init__(self) -> None:
         if self.speed is not None and not self.speed > 0:
