@@ -460,8 +460,15 @@ def _options(args: argparse.Namespace, speed: float | None, keys: Any, scenario:
             credentials = load_credentials(args.credentials, sorted(args.identities))
         except AuthError as exc:
             raise ScenarioError(str(exc)) from None
+    broker = _broker(args)
+    run = getattr(args, "run", None)
+    if run:
+        # Client ids carry the run: two runs' connections of one node must not evict each other.
+        from dataclasses import replace
+
+        broker = replace(broker, client_id=f"{broker.client_id}-{run}")
     return RealtimeOptions(
-        _broker(args),
+        broker,
         speed=speed,
         wait_external_s=args.wait,
         connect_timeout_s=args.wait,
