@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bmc.keys import roles_of
 from bmc.scenario import Scenario
-from protocols.auth import AuthError, Roles, check_private, write_private
+from protocols.auth import AuthError, Roles, check_private, refuse_existing, write_private
 from protocols.mqtt import Login
 from protocols.topics import root_for
 
@@ -166,8 +166,7 @@ def write_broker_config(
     """Write the configuration, password file, ACL and client passwords for ``s`` into ``out``
     (new or empty); with ``tls``, a TLS listener instead, where each node logs in with its own
     certificate. AuthError when ``out`` cannot be used."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise AuthError(f"{out}: exists and is not an empty directory (never overwritten)")
+    refuse_existing(out)
     roles = roles_of(s)
     root = root or root_for(s.name)
     clients = out / "clients"

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from bmc.engine.realtime import RealtimeError, RealtimeOptions, node_kind, run_cell, run_node
-from bmc.engine.runner import external_nodes, run_virtual
+from bmc.engine.runner import cell_identities, external_nodes, run_virtual
 from bmc.engine.threads import pin_blas_threads
 from bmc.keys import roles_of
 from bmc.scenario import DEFAULT_LIMITS, Limits, Scenario, ScenarioError, load_scenario
@@ -504,7 +504,6 @@ def _broker_config(args: argparse.Namespace) -> int:
 
 def _command(args: argparse.Namespace) -> int:
     """Publish one operator command, sealed by the operator's key, and wait for the broker's ack."""
-    from dataclasses import replace
 
     from protocols import codec
     from protocols import messages as m
@@ -517,9 +516,7 @@ def _command(args: argparse.Namespace) -> int:
     broker = options.broker
     login = (options.credentials or {}).get(OPERATOR)
     if login is not None:
-        broker = replace(broker, username=login.user, password=login.password)
-        if login.certificate is not None and broker.tls:
-            broker = replace(broker, cert_file=login.certificate[0], key_file=login.certificate[1])
+        broker = login.applied(broker)
     topics = Topics(_root(args, scenario))
     topic = topics.topic("fdc", scenario.fdc.id, "command")
     body = m.OperatorCommand(m.WeaponsControl[args.weapons_control.upper()], args.note)
@@ -576,9 +573,7 @@ def _run(args: argparse.Namespace) -> int:
     speed = 1.0 if args.speed is None else args.speed
     keys = None
     if broker is not None:
-        external = external_nodes(scenario)
-        local = [n for n in roles_of(scenario).nodes if n not in external and n != OPERATOR]
-        keys = _cell_keys(args, scenario, local)
+        keys = _cell_keys(args, scenario, cell_identities(scenario))
     elif args.keys is not None:  # virtual runs need none (they seal with the derived keys)
         keys = _cell_keys(args, scenario, list(roles_of(scenario).nodes))
     if broker is not None and not args.quiet:

@@ -37,6 +37,7 @@ from protocols.auth import (
     check_private,
     derived_keys,
     pair,
+    refuse_existing,
     write_private,
 )
 
@@ -89,8 +90,7 @@ def fingerprint(key: bytes) -> str:
 def init_keys(s: Scenario, out: Path) -> list[Path]:
     """Create fresh random keys for every node of ``s`` in directory ``out`` (new or empty);
     returns the files written. AuthError when ``out`` cannot be used."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise AuthError(f"{out}: exists and is not an empty directory (keys are never overwritten)")
+    refuse_existing(out)
     try:
         out.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(out, 0o700)

@@ -474,6 +474,13 @@ def check_private(path: Path) -> None:
         raise AuthError(f"{path}: owned by another user (uid {st.st_uid}); keys must be the runner's own")
 
 
+def refuse_existing(out: Path) -> None:
+    """AuthError unless ``out`` is new or an empty directory: keys and passwords are never
+    written over."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise AuthError(f"{out}: exists and is not an empty directory (keys are never overwritten)")
+
+
 def write_private(path: Path, text: str) -> None:
     """Write ``text`` to a new file readable and writable by its owner only (never wider, not
     even for a moment: the mode is set at creation)."""

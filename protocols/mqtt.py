@@ -71,6 +71,13 @@ class Login:
     certificate: tuple[str, str] | None = None
     """(certificate file, key file) of a TLS client certificate, or None."""
 
+    def applied(self, cfg: BrokerConfig) -> BrokerConfig:
+        """``cfg`` logging in as this identity (its certificate only over TLS)."""
+        cfg = replace(cfg, username=self.user, password=self.password)
+        if self.certificate is not None and cfg.tls:
+            cfg = replace(cfg, cert_file=self.certificate[0], key_file=self.certificate[1])
+        return cfg
+
 
 class BrokerError(RuntimeError):
     """A broker URL or option that cannot be used; the message names it."""
@@ -571,22 +578,18 @@ class MqttEndpoint:
             will = None
             if self.state_topic is not None:
                 will = aiomqtt.Will(self.state_topic, self._state(m.NodeStatus.DEATH), qos=1, retain=True)
-            username, password, tls = cfg.username, cfg.password, cfg
             login = self.bus.credentials.get(self.receiver)
-            if login is not None:
-                username, password = login.user, login.password
-                if login.certificate is not None and cfg.tls:
-                    tls = replace(cfg, cert_file=login.certificate[0], key_file=login.certificate[1])
+            as_me = login.applied(cfg) if login is not None else cfg
             client = aiomqtt.Client(
                 cfg.host,
                 cfg.port,
-                username=username,
-                password=password,
+                username=as_me.username,
+                password=as_me.password,
                 identifier=f"{cfg.client_id}-{self.node_id}",
                 protocol=aiomqtt.ProtocolVersion.V5,
                 will=will,
                 keepalive=cfg.keepalive_s,
-                tls_context=tls.tls_context(),
+                tls_context=as_me.tls_context(),
                 max_inflight_messages=1000,
                 socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
                 timeout=10,

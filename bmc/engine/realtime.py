@@ -20,12 +20,12 @@ import simpy
 from bmc.engine import clock
 from bmc.engine.metrics import MetricsCollector, parse_check
 from bmc.engine.node import Node
-from bmc.engine.runner import external_nodes, make_nodes, replace_seed
+from bmc.engine.runner import cell_identities, external_nodes, make_nodes, replace_seed
 from bmc.engine.stats import is_statistical
-from bmc.keys import CellKeys, roles_of
+from bmc.keys import CellKeys
 from bmc.scenario import Scenario
 from protocols import messages as m
-from protocols.auth import MONITOR, OPERATOR, Keyring
+from protocols.auth import MONITOR, Keyring
 from protocols.bus import Tap
 from protocols.mqtt import BrokerConfig, Delivered, Login, MqttBus, MqttEndpoint, birth_base
 from protocols.topics import Topics, root_for
@@ -137,8 +137,7 @@ async def run_cell(
     env = simpy.Environment()
     topics = Topics(options.root or root_for(s.name))
     external = external_nodes(s)
-    local = [n for n in roles_of(s).nodes if n not in external and n != OPERATOR]
-    bus = MqttBus(env, topics, options.broker, _keyring(options, local))
+    bus = MqttBus(env, topics, options.broker, _keyring(options, cell_identities(s)))
     bus.credentials = dict(options.credentials or {})
     if options.speed is None:
         raise ValueError("a cell needs a speed (only a node follows the cell's)")

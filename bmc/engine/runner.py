@@ -17,10 +17,10 @@ from bmc.engine.stats import is_statistical
 from bmc.engine.world import AssetZone, World
 from bmc.fdc.assign import FireUnits
 from bmc.fdc.node import Assets, FdcNode
-from bmc.keys import CellKeys, derived
+from bmc.keys import CellKeys, derived, roles_of
 from bmc.scenario import Scenario, flight_plans
 from launchers.node import LauncherNode
-from protocols.auth import Keyring
+from protocols.auth import OPERATOR, Keyring
 from protocols.bus import Bus, InProcessBus, LinkModel, Tap
 from protocols.topics import Topics, root_for
 from sensors.radar import RadarNode
@@ -49,6 +49,13 @@ def external_nodes(s: Scenario) -> list[str]:
     if s.fdc.external:
         out.append(s.fdc.id)
     return out
+
+
+def cell_identities(s: Scenario) -> list[str]:
+    """Who the process running ``s``'s cell is: every node not external, the world and the
+    monitor (not the operator: that is `bmc command`)."""
+    external = set(external_nodes(s))
+    return [n for n in roles_of(s).nodes if n not in external and n != OPERATOR]
 
 
 def make_nodes(
