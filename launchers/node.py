@@ -1,4 +1,4 @@
-"""The launcher node: fire orders in, engagement reports and status out."""
+"""The launcher node: fire orders in, engagement reports and status out (SimPy host of ``LauncherCore``)."""
 
 from __future__ import annotations
 
@@ -7,23 +7,64 @@ import simpy
 
 from bmc.engine.node import Node, Process
 from bmc.scenario import Launcher
-from launchers.launcher import Envelope, LauncherMachine, order_rejection
-from protocols import codec
+from launchers.core import Activity, CancelledError, LauncherCore, LauncherParams
 from protocols import messages as m
 from protocols.bus import Bus
 from protocols.topics import Topics
 
-S = m.LauncherState
+CHANNEL: dict[type, str] = {m.LauncherStatus: "status", m.EngagementStatus: "engagement"}
+
+
+class SimClock:
+    """Simulated time is the engine's; a heartbeat never moves it."""
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env = env
+
+    def now(self) -> float:
+        return float(self.env.now)
+
+    def heartbeat(self, time_s: float) -> str | None:
+        return None
+
+
+class SimTask:
+    """An activity run as a SimPy process; cancelling interrupts it."""
+
+    def __init__(self, env: simpy.Environment, activity: Activity) -> None:
+        self.process = env.process(self._drive(env, activity))
+
+    @staticmethod
+    def _drive(env: simpy.Environment, activity: Activity) -> Process:
+        try:
+            delay = next(activity)
+        except StopIteration:
+            return
+        while True:
+            try:
+                yield env.timeout(delay)
+                delay = next(activity)
+            except simpy.Interrupt as why:
+                try:
+                    delay = activity.throw(CancelledError(str(why.cause)))
+                except StopIteration:
+                    return
+            except StopIteration:
+                return
+
+    @property
+    def alive(self) -> bool:
+        return bool(self.process.is_alive)
+
+    def cancel(self, reason: str) -> None:
+        self.process.interrupt(reason)
 
 
 class LauncherNode(Node):
-    """A simulated launcher.
+    """A simulated launcher: ``LauncherCore`` on the bus, with a watchdog in virtual time.
 
-    Starts SAFE and arms (READY) on the first FDC heartbeat. Without a
-    heartbeat for ``heartbeat_timeout_s`` it goes to HOLD by itself and aborts
-    what it was doing; it returns to READY on the next heartbeat and needs a
-    fresh order. Orders are idempotent by order id: a repeat gets the same
-    answer again and is never executed twice.
+    Without a heartbeat for ``heartbeat_timeout_s`` it goes to HOLD by itself and aborts
+    what it was doing; it returns to READY on the next heartbeat and needs a fresh order.
     """
 
     kind = "launcher"
@@ -42,49 +83,36 @@ class LauncherNode(Node):
         super().__init__(config.id, env, bus, topics, rng)
         self.config = config
         self.position_m = position_m
-        self.key = key
         self.fdc_id = fdc_id
-        self.machine = LauncherMachine(config.id, config.missiles)
-        self.envelope = Envelope(
-            position_m, config.min_range_m, config.max_range_m, config.min_altitude_m, config.max_altitude_m
+        params = LauncherParams(
+            launcher_id=config.id,
+            fdc_id=fdc_id,
+            position_m=position_m,
+            missiles=config.missiles,
+            reaction_time_s=config.reaction_time_s,
+            salvo_interval_s=config.salvo_interval_s,
+            reload_time_s=config.reload_time_s,
+            min_range_m=config.min_range_m,
+            max_range_m=config.max_range_m,
+            min_altitude_m=config.min_altitude_m,
+            max_altitude_m=config.max_altitude_m,
+            heartbeat_timeout_s=config.heartbeat_timeout_s,
         )
-        self.answers: dict[str, m.EngagementStatus] = {}
+        self.core = LauncherCore(
+            params, key, SimClock(env), self._send, lambda activity: SimTask(env, activity)
+        )
         self.last_heartbeat_s: float | None = None
         self.heartbeat_event: simpy.Event = env.event()
-        self.engagement: simpy.Process | None = None
-        self.reloading: simpy.Process | None = None
-        self.fired = 0
 
-    # ------------------------------------------------------------ reporting
-
-    def _status(self, reason: str = "") -> None:
-        self.publish(
-            "status",
-            m.LauncherStatus(self.id, self.machine.state, self.machine.missiles, self.position_m, reason),
-        )
-
-    def _go(self, state: m.LauncherState, reason: str = "") -> None:
-        if self.machine.go(state):
-            self._status(reason)
-
-    def _answer(self, status: m.EngagementStatus) -> None:
-        self.publish("engagement", status)
-
-    # ------------------------------------------------------------ heartbeat
+    def _send(self, body: m.Body) -> None:
+        self.publish(CHANNEL[type(body)], body)
 
     def _on_heartbeat(self, msg: m.Message) -> None:
-        if msg.header.sender != self.fdc_id:
+        if not self.core.on_heartbeat(msg):
             return
         self.last_heartbeat_s = self.now
         if not self.heartbeat_event.triggered:
             self.heartbeat_event.succeed()
-        st = self.machine.state
-        if st == S.SAFE:
-            self._go(S.READY, "FDC heartbeat received")
-        elif st == S.HOLD:
-            self._go(self.machine.after_engagement(), "FDC heartbeat restored")
-            if self.machine.state == S.RELOADING:
-                self._start_reload()
 
     def _watchdog(self) -> Process:
         timeout = self.config.heartbeat_timeout_s
@@ -97,100 +125,18 @@ class LauncherNode(Node):
             if self.now < deadline:
                 yield self.env.timeout(deadline - self.now)
                 continue
-            if self.machine.state not in (S.HOLD, S.SAFE, S.FAULT):
-                if self.engagement is not None and self.engagement.is_alive:
-                    self.engagement.interrupt("heartbeat lost")
-                self._go(S.HOLD, f"no FDC heartbeat for {timeout:g} s")
+            self.core.expire()
             yield self.heartbeat_event
             self.heartbeat_event = self.env.event()
 
-    # ------------------------------------------------------------ orders
-
     def _on_order(self, msg: m.Message) -> None:
-        order = msg.body
-        assert isinstance(order, m.FireOrder)
-        previous = self.answers.get(order.order_id)
-        authentic = codec.verify_order(order, self.key)
-        if previous is not None and authentic:
-            self._answer(previous)  # idempotent: same answer, no second execution
-            return
-        reason = order_rejection(
-            order,
-            launcher_id=self.id,
-            now_s=self.now,
-            authentic=authentic,
-            state=self.machine.state,
-            missiles=self.machine.missiles,
-            envelope=self.envelope,
-        )
-        if reason is not None:
-            answer = m.EngagementStatus(order.order_id, self.id, m.EngagementState.REJECTED, reason)
-            if authentic:
-                self.answers[order.order_id] = answer
-            self._answer(answer)
-            return
-        answer = m.EngagementStatus(order.order_id, self.id, m.EngagementState.ACCEPTED)
-        self.answers[order.order_id] = answer
-        self._answer(answer)
-        self._go(S.ENGAGING, f"order {order.order_id}")
-        self.engagement = self.env.process(self._engage(order))
-
-    def _engage(self, order: m.FireOrder) -> Process:
-        try:
-            yield self.env.timeout(self.config.reaction_time_s)
-            for rnd in range(1, order.rounds + 1):
-                if rnd > 1:
-                    yield self.env.timeout(self.config.salvo_interval_s)
-                if self.now > order.expiry_time_s:
-                    self._answer(
-                        m.EngagementStatus(
-                            order.order_id,
-                            self.id,
-                            m.EngagementState.ABORTED,
-                            "order expired before launch",
-                            rnd,
-                        )
-                    )
-                    break
-                self.machine.fire_one()
-                self.fired += 1
-                self._answer(
-                    m.EngagementStatus(
-                        order.order_id,
-                        self.id,
-                        m.EngagementState.LAUNCHED,
-                        "",
-                        rnd,
-                        self.position_m,
-                        order.target_position_m,
-                        order.target_velocity_mps,
-                        order.issued_time_s,
-                        f"{self.id}-M{self.fired:03d}",
-                    )
-                )
-        except simpy.Interrupt as why:
-            self._answer(
-                m.EngagementStatus(order.order_id, self.id, m.EngagementState.ABORTED, str(why.cause))
-            )
-            return
-        self._go(self.machine.after_engagement(), f"order {order.order_id} done")
-        if self.machine.state == S.RELOADING:
-            self._start_reload()
-
-    def _start_reload(self) -> None:
-        if self.reloading is None or not self.reloading.is_alive:
-            self.reloading = self.env.process(self._reload())
-
-    def _reload(self) -> Process:
-        yield self.env.timeout(self.config.reload_time_s)
-        self.machine.reloaded()
-        if self.machine.state == S.RELOADING:
-            self._go(S.READY, "reloaded")
+        assert isinstance(msg.body, m.FireOrder)
+        self.core.on_order(msg.body)
 
     def setup(self) -> None:
-        self._status("power on")
+        self.core.start()
         period = self.config.status_period_s
-        self.every(period, lambda: self._status("periodic"), first_s=period)
+        self.every(period, lambda: self.core.status("periodic"), first_s=period)
         self.on(self.topics.topic("launcher", self.id, "order"), self._on_order)
         self.on(self.topics.topic("fdc", self.fdc_id, "heartbeat"), self._on_heartbeat)
         self.env.process(self._watchdog())

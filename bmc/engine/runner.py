@@ -66,9 +66,9 @@ def make_nodes(
     include: Callable[[str], bool],
     orders: Mapping[str, bytes] | None = None,
 ) -> list[Node]:
-    """The nodes of ``s`` that ``include`` selects, on ``bus``; ``orders`` are the launchers'
-    fire-order keys (default: derived from the scenario, as virtual runs use)."""
-    """The nodes of ``s`` whose id ``include`` accepts ('world' for the world), on ``bus``."""
+    """The nodes of ``s`` whose id ``include`` accepts ('world' for the world), on ``bus``;
+    ``orders`` are the launchers' fire-order keys
+    (default: derived from the scenario, as virtual runs use)."""
     rngs = RngStreams(s.seed)
     nodes: list[Node] = []
     if include("world"):

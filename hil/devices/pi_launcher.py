@@ -8,7 +8,8 @@ repository's ``hil``, ``protocols`` and ``launchers`` packages; nothing else
 (no simpy, no MQTT). It runs unchanged on a PC against a pseudo-terminal
 (``python -m hil.cable``).
 
-What it does, as the simulated launcher does (``launchers/node.py``):
+What it does is decided by ``launchers.core.LauncherCore``, the same code the simulated
+launcher (``launchers/node.py``) runs; this program hosts it on a serial line:
 
 - starts SAFE, arms (READY) on the first FDC heartbeat, goes to HOLD by itself
   when heartbeats stop for ``--heartbeat-timeout-s`` and aborts what it was doing;
@@ -43,16 +44,14 @@ import logging
 import signal
 import sys
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, TextIO
 
 from hil.framing import FrameError, frame_message, message_frame
 from hil.serial_link import BlockingLink, SerialConfig
-from launchers.launcher import Envelope, LauncherMachine, order_rejection
-from protocols import codec
+from launchers.core import Activity, CancelledError, Gpio, LauncherCore, LauncherParams, NoGpio
 from protocols import messages as m
 
 log = logging.getLogger("pi_launcher")
@@ -88,33 +87,33 @@ class PiConfig:
     make every later genuine order look expired."""
 
     def __post_init__(self) -> None:
-        if not self.launcher_id:
-            raise ValueError("launcher id must not be empty")
-        if self.missiles <= 0:
-            raise ValueError(f"missiles must be > 0 (got {self.missiles})")
-        for name in ("reaction_time_s", "salvo_interval_s", "reload_time_s"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0 (got {getattr(self, name)})")
-        for name in ("heartbeat_timeout_s", "status_period_s", "speed", "max_clock_step_s"):
+        for name in ("status_period_s", "speed", "max_clock_step_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0 (got {getattr(self, name)})")
-        if self.answers_kept < 1:
-            raise ValueError(f"answers_kept must be >= 1 (got {self.answers_kept})")
+        self.params()  # checks the rest
+
+    def params(self) -> LauncherParams:
+        """The core's share of the configuration."""
+        return LauncherParams(
+            launcher_id=self.launcher_id,
+            fdc_id=self.fdc_id,
+            position_m=self.position_m,
+            missiles=self.missiles,
+            reaction_time_s=self.reaction_time_s,
+            salvo_interval_s=self.salvo_interval_s,
+            reload_time_s=self.reload_time_s,
+            min_range_m=self.min_range_m,
+            max_range_m=self.max_range_m,
+            min_altitude_m=self.min_altitude_m,
+            max_altitude_m=self.max_altitude_m,
+            heartbeat_timeout_s=self.heartbeat_timeout_s,
+            answers_kept=self.answers_kept,
+        )
 
     @property
     def beacon_period_s(self) -> float:
         """Simulated seconds between liveness beacons: three per heartbeat timeout."""
         return self.heartbeat_timeout_s / 3.0
-
-
-class Gpio(Protocol):
-    """What the launcher shows on hardware."""
-
-    def show(self, state: m.LauncherState, missiles: int, reason: str) -> None:
-        """A state change."""
-
-    def launch(self, interceptor_id: str) -> None:
-        """A missile left the rail."""
 
 
 class ConsoleGpio:
@@ -159,7 +158,7 @@ def make_gpio(mode: str, launcher_id: str, led_pin: int, relay_pin: int, stream:
     """'console', 'off', 'gpiozero' (must work) or 'auto' (gpiozero when it works, else console)."""
     console = ConsoleGpio(launcher_id, stream)
     if mode == "off":
-        return _NoGpio()
+        return NoGpio()
     if mode == "console":
         return console
     try:
@@ -172,12 +171,61 @@ def make_gpio(mode: str, launcher_id: str, led_pin: int, relay_pin: int, stream:
         return console
 
 
-class _NoGpio:
-    def show(self, state: m.LauncherState, missiles: int, reason: str) -> None:
-        pass
+class HeartbeatClock:
+    """The device's simulated time, from FDC heartbeats: the time of the last one accepted plus
+    the wall time elapsed since, times the speed, never going backwards. A heartbeat more than
+    ``max_clock_step_s`` away from it is refused. The host sets ``wall`` before each step."""
 
-    def launch(self, interceptor_id: str) -> None:
-        pass
+    def __init__(self, speed: float, max_clock_step_s: float) -> None:
+        self.speed = speed
+        self.max_clock_step_s = max_clock_step_s
+        self.wall = 0.0
+        self._ref: tuple[float, float] | None = None
+        self._last = float("-inf")
+
+    def now(self) -> float | None:
+        if self._ref is None:
+            return None
+        sim_ref, wall_ref = self._ref
+        self._last = max(self._last, sim_ref + (self.wall - wall_ref) * self.speed)
+        return self._last
+
+    def heartbeat(self, time_s: float) -> str | None:
+        now = self.now()
+        if now is not None and not abs(time_s - now) <= self.max_clock_step_s:
+            # Neither a clock step nor a sign of life: a genuine FDC does not jump.
+            return f"clock step: at {time_s:.3f} s, {time_s - now:+.3f} s from the device clock"
+        self._ref = (time_s, self.wall)
+        return None
+
+
+class _WallTask:
+    """An activity on the device's timer heap: each yielded delay is a timer."""
+
+    def __init__(self, host: PiLauncher, activity: Activity) -> None:
+        self.host = host
+        self.activity = activity
+        self.alive = True
+        self._step: int = 0
+        self._resume(None)
+
+    def _resume(self, exc: CancelledError | None) -> None:
+        try:
+            delay = next(self.activity) if exc is None else self.activity.throw(exc)
+        except StopIteration:
+            self.alive = False
+            return
+        self._step += 1
+        step = self._step
+        self.host._at(self.host.clock.wall + self.host.wall_s(delay), lambda _w: self._due(step))
+
+    def _due(self, step: int) -> None:
+        if self.alive and step == self._step:
+            self._resume(None)
+
+    def cancel(self, reason: str) -> None:
+        if self.alive:
+            self._resume(CancelledError(reason))
 
 
 Send = Callable[[m.Body, float], None]
@@ -185,39 +233,44 @@ Send = Callable[[m.Body, float], None]
 
 
 class PiLauncher:
-    """The launcher logic, driven by messages and wall-clock seconds passed in (so tests need no clock)."""
+    """The device host of ``LauncherCore``: a timer heap and a watchdog on the wall clock, the
+    clock from heartbeats, beacons and periodic status. Wall seconds are passed in (so tests
+    need no clock)."""
 
     def __init__(self, config: PiConfig, key: bytes, send: Send, gpio: Gpio | None = None, boot_id: int = 1):
         self.config = config
-        self.key = key
         self.boot_id = boot_id
         self._send = send
-        self.gpio: Gpio = gpio or _NoGpio()
-        self.machine = LauncherMachine(config.launcher_id, config.missiles)
-        self.envelope = Envelope(
-            config.position_m,
-            config.min_range_m,
-            config.max_range_m,
-            config.min_altitude_m,
-            config.max_altitude_m,
+        self.clock = HeartbeatClock(config.speed, config.max_clock_step_s)
+        self.core = LauncherCore(
+            config.params(), key, self.clock, self._emit, lambda a: _WallTask(self, a), gpio, log
         )
-        self.answers: OrderedDict[str, m.EngagementStatus] = OrderedDict()
-        self.newest: tuple[float, str] | None = None
-        """(issued_time_s, order_id) of the newest authentic order answered: the replay counter."""
-        self.fired = 0
-        self.launched: list[str] = []
-        """Order id of every missile launched, in order."""
-        self.rejections: dict[str, int] = {}
-        self.clock_refused = 0
-        """Heartbeats refused for moving the clock more than ``max_clock_step_s``."""
+        self.machine = self.core.machine
         self.last_heartbeat_wall: float | None = None
-        self._ref: tuple[float, float] | None = None
-        self._last_sim = float("-inf")
         self._timers: list[tuple[float, int, Callable[[float], None]]] = []
         self._timer_n = 0
-        self._engagement_gen = 0
-        self._engaging: m.FireOrder | None = None
-        self._reloading = False
+
+    # What the program's summary and the tests read.
+    @property
+    def fired(self) -> int:
+        return self.core.fired
+
+    @property
+    def launched(self) -> list[str]:
+        return self.core.launched
+
+    @property
+    def answers(self) -> dict[str, m.EngagementStatus]:
+        return self.core.answers
+
+    @property
+    def rejections(self) -> dict[str, int]:
+        return self.core.rejections
+
+    @property
+    def clock_refused(self) -> int:
+        """Heartbeats refused for moving the clock more than ``max_clock_step_s``."""
+        return self.core.heartbeats_refused.get("clock step", 0)
 
     # ------------------------------------------------------------ time
 
@@ -226,13 +279,9 @@ class PiLauncher:
         return sim_s / self.config.speed
 
     def sim_now(self, wall: float) -> float | None:
-        """Simulated time now, from the last FDC heartbeat; None before the first one."""
-        if self._ref is None:
-            return None
-        sim_ref, wall_ref = self._ref
-        now = max(self._last_sim, sim_ref + (wall - wall_ref) * self.config.speed)
-        self._last_sim = now
-        return now
+        """Simulated time at ``wall``, from the FDC heartbeats; None before the first one."""
+        self.clock.wall = wall
+        return self.clock.now()
 
     def _at(self, due_wall: float, action: Callable[[float], None]) -> None:
         self._timer_n += 1
@@ -240,6 +289,7 @@ class PiLauncher:
 
     def poll(self, wall: float) -> float:
         """Run everything due by ``wall``; returns when something is next due (wall seconds)."""
+        self.clock.wall = wall
         self._watchdog(wall)
         while self._timers and self._timers[0][0] <= wall:
             _due, _n, action = heapq.heappop(self._timers)
@@ -249,210 +299,54 @@ class PiLauncher:
             due = min(due, self.last_heartbeat_wall + self.wall_s(self.config.heartbeat_timeout_s))
         return due
 
+    def _watchdog(self, wall: float) -> None:
+        last = self.last_heartbeat_wall
+        # The same expression as the deadline poll() reports, so reaching it always fires.
+        if last is not None and wall >= last + self.wall_s(self.config.heartbeat_timeout_s):
+            self.core.expire()
+
     # ------------------------------------------------------------ reporting
 
-    def _emit(self, body: m.Body, wall: float) -> None:
-        sim = self.sim_now(wall)
+    def _emit(self, body: m.Body) -> None:
+        sim = self.clock.now()
         self._send(body, 0.0 if sim is None else sim)
 
     def status(self, wall: float, reason: str) -> None:
         """Report the current state."""
-        mc = self.machine
-        self._emit(
-            m.LauncherStatus(self.config.launcher_id, mc.state, mc.missiles, self.config.position_m, reason),
-            wall,
-        )
-
-    def _go(self, state: m.LauncherState, wall: float, reason: str) -> None:
-        if self.machine.go(state):
-            self.gpio.show(state, self.machine.missiles, reason)
-            self.status(wall, reason)
-
-    def _answer(self, status: m.EngagementStatus, wall: float) -> None:
-        self._emit(status, wall)
+        self.clock.wall = wall
+        self.core.status(reason)
 
     def start(self, wall: float) -> None:
         """Power on: first status, then periodic status and liveness beacons."""
-        self.gpio.show(self.machine.state, self.machine.missiles, "power on")
-        self.status(wall, "power on")
+        self.clock.wall = wall
+        self.core.start()
         self._beacon(wall)
         self._at(wall + self.wall_s(self.config.status_period_s), self._periodic)
 
     def _beacon(self, wall: float) -> None:
-        self._emit(m.NodeState(self.config.launcher_id, "launcher", m.NodeStatus.BIRTH, self.boot_id), wall)
+        self._emit(m.NodeState(self.config.launcher_id, "launcher", m.NodeStatus.BIRTH, self.boot_id))
         self._at(wall + self.wall_s(self.config.beacon_period_s), self._beacon)
 
     def _periodic(self, wall: float) -> None:
-        self.status(wall, "periodic")
+        self.core.status("periodic")
         self._at(wall + self.wall_s(self.config.status_period_s), self._periodic)
 
     # ------------------------------------------------------------ inputs
 
     def handle(self, msg: m.Message, wall: float) -> None:
         """React to one message from the bridge."""
+        self.clock.wall = wall
         body = msg.body
         if isinstance(body, m.FdcHeartbeat):
-            self._on_heartbeat(msg, wall)
+            if self.core.on_heartbeat(msg):
+                self.last_heartbeat_wall = wall
         elif isinstance(body, m.FireOrder):
-            self._on_order(body, wall)
+            self.core.on_order(body)
         elif isinstance(body, m.NodeState):
             # The bridge (re)connected or lost sight of us: tell it where we are.
-            self.status(wall, "status requested")
+            self.core.status("status requested")
         else:
             log.info("ignored a %s from the bridge", type(body).__name__)
-
-    def _on_heartbeat(self, msg: m.Message, wall: float) -> None:
-        if msg.header.sender != self.config.fdc_id:
-            return
-        t = msg.header.sim_time_s
-        now = self.sim_now(wall)
-        if now is not None and not abs(t - now) <= self.config.max_clock_step_s:
-            # Neither a clock step nor a sign of life: a genuine FDC does not jump.
-            self.clock_refused += 1
-            log.warning("heartbeat at %.3f s refused: %.3f s from the device clock", t, t - now)
-            return
-        self._ref = (t, wall)
-        self.last_heartbeat_wall = wall
-        st = self.machine.state
-        if st == S.SAFE:
-            self._go(S.READY, wall, "FDC heartbeat received")
-        elif st == S.HOLD:
-            self._go(self.machine.after_engagement(), wall, "FDC heartbeat restored")
-            if self.machine.state == S.RELOADING:
-                self._start_reload(wall)
-
-    def _watchdog(self, wall: float) -> None:
-        last = self.last_heartbeat_wall
-        timeout = self.config.heartbeat_timeout_s
-        # The same expression as the deadline poll() reports, so reaching it always fires.
-        if last is None or wall < last + self.wall_s(timeout):
-            return
-        if self.machine.state in (S.HOLD, S.SAFE, S.FAULT):
-            return
-        order = self._engaging
-        self._go(S.HOLD, wall, f"no FDC heartbeat for {timeout:g} s")
-        if order is not None:
-            self._engagement_gen += 1
-            self._engaging = None
-            self._answer(
-                m.EngagementStatus(order.order_id, self.config.launcher_id, E.ABORTED, "heartbeat lost"), wall
-            )
-
-    def _reject(self, order: m.FireOrder, reason: str, wall: float, remember: bool) -> None:
-        answer = m.EngagementStatus(order.order_id, self.config.launcher_id, E.REJECTED, reason)
-        key = reason.split(":")[0].split(" (")[0]
-        self.rejections[key] = self.rejections.get(key, 0) + 1
-        log.warning("order %s rejected: %s", order.order_id, reason)
-        if remember:
-            self._remember(answer)
-        self._answer(answer, wall)
-
-    def _remember(self, answer: m.EngagementStatus) -> None:
-        self.answers[answer.order_id] = answer
-        while len(self.answers) > self.config.answers_kept:
-            self.answers.popitem(last=False)
-
-    def _on_order(self, order: m.FireOrder, wall: float) -> None:
-        if not codec.verify_order(order, self.key):
-            # Not cached: a forgery must not decide the answer to the genuine order of that id.
-            self._reject(order, "authentication failed", wall, remember=False)
-            return
-        previous = self.answers.get(order.order_id)
-        if previous is not None:
-            self._answer(previous, wall)  # idempotent: the same answer, never a second execution
-            return
-        now = self.sim_now(wall)
-        stamp = (order.issued_time_s, order.order_id)
-        if now is None:
-            self._reject(order, "no FDC heartbeat yet (no time reference)", wall, remember=False)
-            return
-        if self.newest is not None and stamp <= self.newest:
-            self._reject(
-                order,
-                f"replayed: issued {order.issued_time_s:.3f} s, not newer than order "
-                f"{self.newest[1]} issued {self.newest[0]:.3f} s",
-                wall,
-                remember=True,
-            )
-            return
-        self.newest = stamp
-        reason = order_rejection(
-            order,
-            launcher_id=self.config.launcher_id,
-            now_s=now,
-            authentic=True,
-            state=self.machine.state,
-            missiles=self.machine.missiles,
-            envelope=self.envelope,
-        )
-        if reason is not None:
-            self._reject(order, reason, wall, remember=True)
-            return
-        answer = m.EngagementStatus(order.order_id, self.config.launcher_id, E.ACCEPTED)
-        self._remember(answer)
-        self._answer(answer, wall)
-        self._go(S.ENGAGING, wall, f"order {order.order_id}")
-        self._engaging = order
-        self._engagement_gen += 1
-        gen = self._engagement_gen
-        self._at(wall + self.wall_s(self.config.reaction_time_s), lambda w: self._round(gen, order, 1, w))
-
-    def _round(self, gen: int, order: m.FireOrder, rnd: int, wall: float) -> None:
-        if gen != self._engagement_gen:
-            return  # aborted meanwhile
-        now = self.sim_now(wall)
-        lid = self.config.launcher_id
-        if now is not None and now > order.expiry_time_s:
-            self._answer(
-                m.EngagementStatus(order.order_id, lid, E.ABORTED, "order expired before launch", rnd), wall
-            )
-            self._engagement_done(wall, order)
-            return
-        self.machine.fire_one()
-        self.fired += 1
-        interceptor = f"{lid}-M{self.fired:03d}"
-        self.launched.append(order.order_id)
-        self.gpio.launch(interceptor)
-        self._answer(
-            m.EngagementStatus(
-                order.order_id,
-                lid,
-                E.LAUNCHED,
-                "",
-                rnd,
-                self.config.position_m,
-                order.target_position_m,
-                order.target_velocity_mps,
-                order.issued_time_s,
-                interceptor,
-            ),
-            wall,
-        )
-        if rnd < order.rounds:
-            self._at(
-                wall + self.wall_s(self.config.salvo_interval_s),
-                lambda w: self._round(gen, order, rnd + 1, w),
-            )
-        else:
-            self._engagement_done(wall, order)
-
-    def _engagement_done(self, wall: float, order: m.FireOrder) -> None:
-        self._engaging = None
-        self._go(self.machine.after_engagement(), wall, f"order {order.order_id} done")
-        if self.machine.state == S.RELOADING:
-            self._start_reload(wall)
-
-    def _start_reload(self, wall: float) -> None:
-        if self._reloading:
-            return
-        self._reloading = True
-        self._at(wall + self.wall_s(self.config.reload_time_s), self._reloaded)
-
-    def _reloaded(self, wall: float) -> None:
-        self._reloading = False
-        self.machine.reloaded()
-        if self.machine.state == S.RELOADING:
-            self._go(S.READY, wall, "reloaded")
 
 
 # ---------------------------------------------------------------- the program
