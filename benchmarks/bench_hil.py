@@ -81,6 +81,14 @@ from protocols.mqtt import birth_base
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = bytes(range(7, 39))
+
+
+def signed_heartbeat(sim_s: float, boot_nonce: int = 0) -> m.FdcHeartbeat:
+    """A heartbeat of the FDC at ``sim_s``, tagged as the FDC tags them for L1 booted with ``boot_nonce``."""
+    hb = m.FdcHeartbeat("FDC", m.WeaponsControl.FREE, time_s=sim_s)
+    return codec.sign_heartbeat(hb, {"L1": KEY}, {"L1": boot_nonce})
+
+
 BAUDS = (115200, 921600)
 WARMUP = 20
 """Round trips run and not counted at the start of the pty floor and of the serial path: the first
@@ -297,12 +305,15 @@ async def serial_path(a: Path, n: int) -> tuple[list[RoundTrip], int, int]:
     heard = asyncio.Event()
     ready = asyncio.Event()
     last_in = 0.0
+    nonce = 0
 
     def on_frame(frame: Any) -> None:
-        nonlocal last_in
+        nonlocal last_in, nonce
         last_in = time.perf_counter()
         body = frame_message(frame).body
-        heard.set()
+        if isinstance(body, m.LauncherStatus):
+            nonce = body.boot_nonce  # the FDC tags its heartbeats for the device's boot
+            heard.set()
         if isinstance(body, m.LauncherStatus) and body.state == m.LauncherState.READY:
             ready.set()
         if not isinstance(body, m.EngagementStatus):
@@ -321,7 +332,15 @@ async def serial_path(a: Path, n: int) -> tuple[list[RoundTrip], int, int]:
     link.last_read.with_cpu = True
     link.start()
     await link.wait_open(5)
-    await asyncio.wait_for(heard.wait(), 20)  # the Pi program is up and has its port open
+    # The Pi program is up and has its port open: ask it for its status (and boot nonce).
+    hello = m.NodeState("L1-bridge", "bridge", m.NodeStatus.BIRTH, 1)
+    deadline = time.perf_counter() + 20
+    while not heard.is_set():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the Pi program never reported its status")
+        link.send(message_frame(link.next_seq(), m.Header("L1-bridge", 1, 0.0), hello))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(heard.wait(), 0.5)
     t_start = time.perf_counter()
     hb_seq = 0
 
@@ -329,11 +348,7 @@ async def serial_path(a: Path, n: int) -> tuple[list[RoundTrip], int, int]:
         nonlocal hb_seq
         hb_seq += 1
         sim = time.perf_counter() - t_start
-        link.send(
-            message_frame(
-                link.next_seq(), m.Header("FDC", hb_seq, sim), m.FdcHeartbeat("FDC", m.WeaponsControl.FREE)
-            )
-        )
+        link.send(message_frame(link.next_seq(), m.Header("FDC", hb_seq, sim), signed_heartbeat(sim, nonce)))
 
     heartbeat()
     await asyncio.sleep(0.5)
@@ -451,13 +466,14 @@ async def bridge_path(port: int, n: int, ring: Keyring) -> tuple[list[float], li
         )
         await fdc.publish(state_topic, ring.seal(root, state_topic, "world", birth), qos=1, retain=True)
         hb = 0
+        nonce = 0
 
         async def heartbeat() -> None:
             nonlocal hb
             hb += 1
             sim = time.perf_counter() - t_start
             topic = f"{root}/fdc/FDC/heartbeat"
-            body = codec.encode(m.Header("FDC", hb, sim), m.FdcHeartbeat("FDC", m.WeaponsControl.FREE))
+            body = codec.encode(m.Header("FDC", hb, sim), signed_heartbeat(sim, nonce))
             await fdc.publish(topic, ring.seal(root, topic, "FDC", body), qos=0)
 
         # Until the bridge has synchronised and the device is armed: truth for the clock, heartbeats.
@@ -473,6 +489,8 @@ async def bridge_path(port: int, n: int, ring: Keyring) -> tuple[list[float], li
             await asyncio.sleep(0.05)
             while not arrived.empty():
                 _t, msg = arrived.get_nowait()
+                if isinstance(msg.body, m.LauncherStatus):
+                    nonce = msg.body.boot_nonce  # as the FDC learns it
                 ready = ready or (
                     isinstance(msg.body, m.LauncherStatus) and msg.body.state == m.LauncherState.READY
                 )
@@ -525,14 +543,13 @@ def components(n: int) -> dict[str, list[float]]:
         answers.append(message_frame(seq[0], m.Header("L1", seq[0], sim_s), body))
 
     config = PiConfig(position_m=(500.0, 0.0, 0.0), missiles=64, reaction_time_s=0.0, reload_time_s=0.0)
-    pi = PiLauncher(config, KEY, send)
-    hb = m.Message(m.Header("FDC", 1, 0.0), m.FdcHeartbeat("FDC", m.WeaponsControl.FREE))
-    pi.handle(hb, 0.0)
+    pi = PiLauncher(config, KEY, send, boot_nonce=0)
+    pi.handle(m.Message(m.Header("FDC", 1, 0.0), signed_heartbeat(0.0)), 0.0)
     rx_device, rx_bridge = FrameDecoder(), FrameDecoder()
     clock = time.perf_counter
     for i in range(1, n + 1):
         wall = i * 1e-3
-        pi.handle(m.Message(m.Header("FDC", i + 1, wall), hb.body), wall)
+        pi.handle(m.Message(m.Header("FDC", i + 1, wall), signed_heartbeat(wall)), wall)
         order = fire_order(i, wall)
         t0 = clock()
         wire = message_frame(i % 256, m.Header("FDC", i, wall), order)

@@ -29,7 +29,11 @@ from protocols import messages as m
 PATH = Path(__file__).with_name("test_vectors.json")
 
 TEST_KEY = bytes(range(1, 33))
-"""HMAC key of the fire-order vector: bytes 0x01..0x20 (never use it on a rig)."""
+"""L1's fire-order key in the vectors, bytes 0x01..0x20 (never use it on a rig): the fire
+order's HMAC and the heartbeat's tag for L1 are made with it."""
+
+TEST_NONCE = 0x0123456789ABCDEF
+"""L1's boot nonce the vectors' heartbeat is tagged for."""
 
 
 def jsonable(value: Any) -> Any:
@@ -70,7 +74,16 @@ def _messages() -> list[tuple[str, int, m.Header, m.Body]]:
     cov = np.zeros((1, 6, 6))
     cov[0, :3, :3] = np.diag([900.0, 1600.0, 2500.0])
     return [
-        ("fdc heartbeat", 0, m.Header("FDC", 1, 1.0), m.FdcHeartbeat("FDC", m.WeaponsControl.FREE, 0, 0, ())),
+        (
+            "fdc heartbeat (tagged for L1 with TEST_KEY)",
+            0,
+            m.Header("FDC", 1, 1.0),
+            codec.sign_heartbeat(
+                m.FdcHeartbeat("FDC", m.WeaponsControl.FREE, 0, 0, (), 1.0),
+                {"L1": TEST_KEY},
+                {"L1": TEST_NONCE},
+            ),
+        ),
         ("fire order (signed with TEST_KEY)", 1, m.Header("FDC", 3, 50.0), order),
         (
             "engagement status ACCEPTED",
@@ -187,6 +200,7 @@ def vectors() -> dict[str, Any]:
         "format": "COBS(type u8 | seq u8 | payload | CRC-32 little-endian over type|seq|payload) 0x00",
         "types": {str(k): v for k, v in sorted(TYPE_NAMES.items())},
         "fire_order_key_hex": TEST_KEY.hex(),
+        "heartbeat_boot_nonce": TEST_NONCE,
         "valid": [_valid(*case) for case in _messages()],
         "invalid": _invalid(),
     }

@@ -144,6 +144,7 @@ class LauncherCore:
         spawn: Callable[[Activity], Task],
         gpio: Gpio | None = None,
         log: logging.Logger | None = None,
+        boot_nonce: int = 0,
     ) -> None:
         self.params = params
         self.key = order_key
@@ -152,6 +153,9 @@ class LauncherCore:
         self._spawn = spawn
         self.gpio: Gpio = gpio or NoGpio()
         self.log = log
+        self.boot_nonce = boot_nonce
+        """Random per boot of a device (0 for a simulated launcher): sent in every status, and
+        a heartbeat counts only when its tag covers it, so none recorded before this boot does."""
         self.machine = LauncherMachine(params.launcher_id, params.missiles)
         self.envelope = params.envelope
         self.answers: OrderedDict[str, m.EngagementStatus] = OrderedDict()
@@ -164,6 +168,8 @@ class LauncherCore:
         """Orders refused, by reason (without figures)."""
         self.heartbeats_refused: dict[str, int] = {}
         """Heartbeats that armed nothing, by reason."""
+        self.heartbeat_time_s: float | None = None
+        """FDC time of the newest heartbeat accepted: an older or equal one is refused."""
         self.engagement: Task | None = None
         self.reloading: Task | None = None
 
@@ -177,8 +183,9 @@ class LauncherCore:
     def status(self, reason: str) -> None:
         """Report the current state."""
         mc = self.machine
+        p = self.params
         self._send(
-            m.LauncherStatus(self.params.launcher_id, mc.state, mc.missiles, self.params.position_m, reason)
+            m.LauncherStatus(p.launcher_id, mc.state, mc.missiles, p.position_m, reason, self.boot_nonce)
         )
 
     def _go(self, state: m.LauncherState, reason: str) -> None:
@@ -198,12 +205,25 @@ class LauncherCore:
         return False
 
     def on_heartbeat(self, msg: m.Message) -> bool:
-        """Take a heartbeat; True when it counts as a sign of life (the host resets its watchdog)."""
+        """Take a heartbeat; True when it counts as a sign of life (the host resets its watchdog).
+
+        Counts when it is from our FDC, carries the right tag for this launcher (its fire-order
+        key), is newer than the last one accepted, and the clock takes its time."""
+        hb = msg.body
+        assert isinstance(hb, m.FdcHeartbeat)
         if msg.header.sender != self.params.fdc_id:
             return False  # another FDC's: not ours to judge
-        why = self.clock.heartbeat(msg.header.sim_time_s)
+        if not codec.verify_heartbeat(hb, self.params.launcher_id, self.key, self.boot_nonce):
+            # Whoever relays or shares the link may set any sender; only the FDC holds our key.
+            return self._refuse_heartbeat("authentication failed")
+        last = self.heartbeat_time_s
+        if last is not None and not hb.time_s > last:
+            # A recorded heartbeat played again is authentic but not a sign of life now.
+            return self._refuse_heartbeat(f"replayed: at {hb.time_s:.3f} s, not after {last:.3f} s")
+        why = self.clock.heartbeat(hb.time_s)
         if why is not None:
             return self._refuse_heartbeat(why)
+        self.heartbeat_time_s = hb.time_s
         st = self.machine.state
         if st == S.SAFE:
             self._go(S.READY, "FDC heartbeat received")

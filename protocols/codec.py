@@ -11,7 +11,8 @@ import enum
 import hashlib
 import hmac
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -139,6 +140,7 @@ def _fill_launcher_status(p: Any, s: m.LauncherStatus) -> None:
     p.missiles_ready = s.missiles_ready
     _set_v3(p.position_m, s.position_m)
     p.reason = s.reason
+    p.boot_nonce = s.boot_nonce
 
 
 def _fill_flyout(p: Any, f: m.Flyout) -> None:
@@ -166,6 +168,11 @@ def _fill_heartbeat(p: Any, h: m.FdcHeartbeat) -> None:
     p.system_tracks = h.system_tracks
     p.engagements_active = h.engagements_active
     p.launchers_lost.extend(h.launchers_lost)
+    p.time_s = h.time_s
+    for launcher_id, tag in h.launcher_tags:
+        t = p.launcher_tags.add()
+        t.launcher_id = launcher_id
+        t.tag = tag
 
 
 def _fill_command(p: Any, c: m.OperatorCommand) -> None:
@@ -552,6 +559,7 @@ def _read_launcher_status(p: Any) -> m.LauncherStatus:
         missiles_ready=p.missiles_ready,
         position_m=_v3(p.position_m),
         reason=p.reason,
+        boot_nonce=p.boot_nonce,
     )
 
 
@@ -585,6 +593,8 @@ def _read_heartbeat(p: Any) -> m.FdcHeartbeat:
         system_tracks=p.system_tracks,
         engagements_active=p.engagements_active,
         launchers_lost=tuple(p.launchers_lost),
+        time_s=p.time_s,
+        launcher_tags=tuple((t.launcher_id, t.tag) for t in p.launcher_tags),
     )
 
 
@@ -789,11 +799,53 @@ def order_tag(order: m.FireOrder, key: bytes) -> bytes:
 
 def sign_order(order: m.FireOrder, key: bytes) -> m.FireOrder:
     """Return ``order`` with its authentication tag set."""
-    from dataclasses import replace
-
     return replace(order, auth_tag=order_tag(order, key))
 
 
 def verify_order(order: m.FireOrder, key: bytes) -> bool:
     """True when ``order`` carries the right tag for ``key`` (constant-time compare)."""
     return hmac.compare_digest(order.auth_tag, order_tag(order, key))
+
+
+HEARTBEAT_TAG_LEN = 16
+"""Bytes of a heartbeat's tag per launcher (128 bits: a forger's chance per try is 2**-128)."""
+
+_HEARTBEAT_DOMAIN = b"bmc-heartbeat/1\x00"
+
+
+def heartbeat_tag(heartbeat: m.FdcHeartbeat, launcher_id: str, key: bytes, boot_nonce: int = 0) -> bytes:
+    """The tag proving ``heartbeat`` to launcher ``launcher_id``: HMAC-SHA256 (first
+    :data:`HEARTBEAT_TAG_LEN` bytes) with its fire-order key over a domain string, the
+    launcher id, its boot nonce and the heartbeat's canonical bytes without tags. The
+    fire-order key is the one secret a device shares with its FDC and not with the bridge
+    relaying to it; the nonce makes a heartbeat recorded before the device booted useless."""
+    p = pb.FdcHeartbeat()
+    _fill_heartbeat(p, replace(heartbeat, launcher_tags=()))
+    data = b"".join(
+        (
+            _HEARTBEAT_DOMAIN,
+            launcher_id.encode("utf-8"),
+            b"\x00",
+            struct.pack("<Q", boot_nonce),
+            p.SerializeToString(deterministic=True),
+        )
+    )
+    return hmac.new(key, data, hashlib.sha256).digest()[:HEARTBEAT_TAG_LEN]
+
+
+def sign_heartbeat(
+    heartbeat: m.FdcHeartbeat, keys: Mapping[str, bytes], boot_nonces: Mapping[str, int] | None = None
+) -> m.FdcHeartbeat:
+    """``heartbeat`` with one tag per launcher of ``keys`` (launcher id -> fire-order key), in
+    id order, each for that launcher's boot nonce (``boot_nonces``, default 0)."""
+    nonces = boot_nonces or {}
+    tags = tuple((lid, heartbeat_tag(heartbeat, lid, keys[lid], nonces.get(lid, 0))) for lid in sorted(keys))
+    return replace(heartbeat, launcher_tags=tags)
+
+
+def verify_heartbeat(heartbeat: m.FdcHeartbeat, launcher_id: str, key: bytes, boot_nonce: int = 0) -> bool:
+    """True when ``heartbeat`` carries the right tag for ``launcher_id`` booted with
+    ``boot_nonce`` (constant-time compare)."""
+    expected = heartbeat_tag(heartbeat, launcher_id, key, boot_nonce)
+    found = [tag for lid, tag in heartbeat.launcher_tags if lid == launcher_id]
+    return len(found) == 1 and hmac.compare_digest(found[0], expected)

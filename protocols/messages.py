@@ -214,6 +214,8 @@ class LauncherStatus:
     missiles_ready: int
     position_m: Vec3
     reason: str = ""
+    boot_nonce: int = 0
+    """Random per boot of a device (0: none); the FDC's heartbeat tags for this launcher cover it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +252,10 @@ class FdcHeartbeat:
     system_tracks: int = 0
     engagements_active: int = 0
     launchers_lost: tuple[str, ...] = ()
+    time_s: float = 0.0
+    """The FDC's simulated time when it sent this: the clock a device sets from it."""
+    launcher_tags: tuple[tuple[str, bytes], ...] = ()
+    """(launcher id, tag) per launcher: :func:`protocols.codec.heartbeat_tag`."""
 
 
 @dataclass(frozen=True, slots=True)

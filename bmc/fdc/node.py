@@ -84,6 +84,8 @@ class FdcNode(Node):
         self.units_index = {lid: i for i, lid in enumerate(launcher_ids)}
         self.units = units
         self.keys = keys
+        self.boot_nonces: dict[str, int] = {}
+        """Boot nonce of each launcher, from its last status: its heartbeat tag covers it."""
         self.rounds = config.salvo_rounds
         self._salvo_pk = salvo_kill_probability(units.pk, self.rounds)
         self.wcs = WCS[config.weapons_control]
@@ -120,9 +122,10 @@ class FdcNode(Node):
     def _on_status(self, msg: m.Message) -> None:
         s = msg.body
         assert isinstance(s, m.LauncherStatus)
-        if s.launcher_id not in self.units_index:
+        if s.launcher_id not in self.units_index or s.launcher_id != msg.header.sender:
             return
         self.launcher_status[s.launcher_id] = s
+        self.boot_nonces[s.launcher_id] = s.boot_nonce
         self.status_time[s.launcher_id] = self.now
         if self.lost.pop(s.launcher_id, None) is not None:
             log.info("%s: launcher %s is back", self.id, s.launcher_id)
@@ -366,13 +369,18 @@ class FdcNode(Node):
     # ------------------------------------------------------------ outputs
 
     def _heartbeat(self) -> None:
-        active = len(self._open)
-        self.publish(
-            "heartbeat",
-            m.FdcHeartbeat(
-                self.id, self.wcs, int(np.count_nonzero(self.tracks.alive)), active, tuple(sorted(self.lost))
-            ),
+        heartbeat = m.FdcHeartbeat(
+            self.id,
+            self.wcs,
+            int(np.count_nonzero(self.tracks.alive)),
+            len(self._open),
+            tuple(sorted(self.lost)),
+            float(self.now),
         )
+        # One tag per launcher, with the key only it and this FDC hold: a bridge relaying
+        # heartbeats to a device cannot forge them, a recorded one is stale (time_s), and one
+        # recorded before a device booted lacks its new nonce.
+        self.publish("heartbeat", codec.sign_heartbeat(heartbeat, self.keys, self.boot_nonces))
 
     def setup(self) -> None:
         t = self.topics

@@ -24,10 +24,16 @@ launcher (``launchers/node.py``) runs; this program hosts it on a serial line:
 - drives an optional GPIO hook: gpiozero LED (READY) and relay (launch pulse)
   when gpiozero and the pins are there, a console line on stderr otherwise.
 
+Heartbeats: one counts (arms, keeps armed, sets the clock) only when it carries
+this launcher's tag (HMAC-SHA256 with the fire-order key, which the bridge relaying
+it does not hold) for this boot's random nonce (sent in every status, so the FDC
+tags for it once it has heard one) and a time after the last one accepted; any
+other is refused and counted by reason in the summary's ``heartbeats_refused``.
+
 Time: durations in the options are simulated seconds, as in the scenario; the
 device runs them at ``--speed`` simulated seconds per wall second. It knows
-"simulated time now" from the FDC heartbeats: the header time of the last
-heartbeat plus the wall time elapsed since, times ``--speed`` (never going
+"simulated time now" from the FDC heartbeats: the authenticated time of the last
+one accepted plus the wall time elapsed since, times ``--speed`` (never going
 backwards). A heartbeat more than ``--max-clock-step-s`` away from that clock is
 refused and counted (it neither moves the clock nor counts as a sign of life).
 Order expiry is checked against that clock.
@@ -41,6 +47,7 @@ import heapq
 import importlib
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -237,13 +244,24 @@ class PiLauncher:
     clock from heartbeats, beacons and periodic status. Wall seconds are passed in (so tests
     need no clock)."""
 
-    def __init__(self, config: PiConfig, key: bytes, send: Send, gpio: Gpio | None = None, boot_id: int = 1):
+    def __init__(
+        self,
+        config: PiConfig,
+        key: bytes,
+        send: Send,
+        gpio: Gpio | None = None,
+        boot_id: int = 1,
+        boot_nonce: int | None = None,
+    ):
         self.config = config
         self.boot_id = boot_id
         self._send = send
         self.clock = HeartbeatClock(config.speed, config.max_clock_step_s)
+        # Unpredictable, never 0 (the simulated launcher's): heartbeats recorded before this
+        # boot were tagged for another nonce, so none can arm it or set its clock.
+        nonce = boot_nonce if boot_nonce is not None else int.from_bytes(os.urandom(8), "little") | 1
         self.core = LauncherCore(
-            config.params(), key, self.clock, self._emit, lambda a: _WallTask(self, a), gpio, log
+            config.params(), key, self.clock, self._emit, lambda a: _WallTask(self, a), gpio, log, nonce
         )
         self.machine = self.core.machine
         self.last_heartbeat_wall: float | None = None
@@ -591,6 +609,7 @@ def run(
         "answers": {k: v.state.name for k, v in launcher.answers.items()},
         "rejections": launcher.rejections,
         "clock_refused": launcher.clock_refused,
+        "heartbeats_refused": launcher.core.heartbeats_refused,
         "bad_frames": bad_frames,
         "link": link.stats.as_dict(),
     }

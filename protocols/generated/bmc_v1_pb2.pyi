@@ -263,18 +263,20 @@ class EngagementStatus(_message.Message):
     def __init__(self, order_id: _Optional[str] = ..., launcher_id: _Optional[str] = ..., state: _Optional[_Union[EngagementState, str]] = ..., reason: _Optional[str] = ..., round: _Optional[int] = ..., launcher_position_m: _Optional[_Union[Vector3, _Mapping]] = ..., target_position_m: _Optional[_Union[Vector3, _Mapping]] = ..., target_velocity_mps: _Optional[_Union[Vector3, _Mapping]] = ..., target_time_s: _Optional[float] = ..., interceptor_id: _Optional[str] = ...) -> None: ...
 
 class LauncherStatus(_message.Message):
-    __slots__ = ("launcher_id", "state", "missiles_ready", "position_m", "reason")
+    __slots__ = ("launcher_id", "state", "missiles_ready", "position_m", "reason", "boot_nonce")
     LAUNCHER_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     MISSILES_READY_FIELD_NUMBER: _ClassVar[int]
     POSITION_M_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    BOOT_NONCE_FIELD_NUMBER: _ClassVar[int]
     launcher_id: str
     state: LauncherState
     missiles_ready: int
     position_m: Vector3
     reason: str
-    def __init__(self, launcher_id: _Optional[str] = ..., state: _Optional[_Union[LauncherState, str]] = ..., missiles_ready: _Optional[int] = ..., position_m: _Optional[_Union[Vector3, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+    boot_nonce: int
+    def __init__(self, launcher_id: _Optional[str] = ..., state: _Optional[_Union[LauncherState, str]] = ..., missiles_ready: _Optional[int] = ..., position_m: _Optional[_Union[Vector3, _Mapping]] = ..., reason: _Optional[str] = ..., boot_nonce: _Optional[int] = ...) -> None: ...
 
 class Flyout(_message.Message):
     __slots__ = ("interceptor_id", "order_id", "launcher_id", "target_object_id", "launch_time_s", "intercept_time_s", "intercept_point_m")
@@ -311,18 +313,30 @@ class Detonation(_message.Message):
     def __init__(self, interceptor_id: _Optional[str] = ..., order_id: _Optional[str] = ..., object_id: _Optional[str] = ..., asset_id: _Optional[str] = ..., outcome: _Optional[_Union[DetonationOutcome, str]] = ..., position_m: _Optional[_Union[Vector3, _Mapping]] = ...) -> None: ...
 
 class FdcHeartbeat(_message.Message):
-    __slots__ = ("fdc_id", "weapons_control", "system_tracks", "engagements_active", "launchers_lost")
+    __slots__ = ("fdc_id", "weapons_control", "system_tracks", "engagements_active", "launchers_lost", "time_s", "launcher_tags")
     FDC_ID_FIELD_NUMBER: _ClassVar[int]
     WEAPONS_CONTROL_FIELD_NUMBER: _ClassVar[int]
     SYSTEM_TRACKS_FIELD_NUMBER: _ClassVar[int]
     ENGAGEMENTS_ACTIVE_FIELD_NUMBER: _ClassVar[int]
     LAUNCHERS_LOST_FIELD_NUMBER: _ClassVar[int]
+    TIME_S_FIELD_NUMBER: _ClassVar[int]
+    LAUNCHER_TAGS_FIELD_NUMBER: _ClassVar[int]
     fdc_id: str
     weapons_control: WeaponsControl
     system_tracks: int
     engagements_active: int
     launchers_lost: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, fdc_id: _Optional[str] = ..., weapons_control: _Optional[_Union[WeaponsControl, str]] = ..., system_tracks: _Optional[int] = ..., engagements_active: _Optional[int] = ..., launchers_lost: _Optional[_Iterable[str]] = ...) -> None: ...
+    time_s: float
+    launcher_tags: _containers.RepeatedCompositeFieldContainer[LauncherTag]
+    def __init__(self, fdc_id: _Optional[str] = ..., weapons_control: _Optional[_Union[WeaponsControl, str]] = ..., system_tracks: _Optional[int] = ..., engagements_active: _Optional[int] = ..., launchers_lost: _Optional[_Iterable[str]] = ..., time_s: _Optional[float] = ..., launcher_tags: _Optional[_Iterable[_Union[LauncherTag, _Mapping]]] = ...) -> None: ...
+
+class LauncherTag(_message.Message):
+    __slots__ = ("launcher_id", "tag")
+    LAUNCHER_ID_FIELD_NUMBER: _ClassVar[int]
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    launcher_id: str
+    tag: bytes
+    def __init__(self, launcher_id: _Optional[str] = ..., tag: _Optional[bytes] = ...) -> None: ...
 
 class OperatorCommand(_message.Message):
     __slots__ = ("set_weapons_control", "note")

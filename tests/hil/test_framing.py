@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 
 import pytest
@@ -196,9 +198,21 @@ def test_message_frames_round_trip_and_type_mismatch_is_refused() -> None:
     assert exc.value.reason == "payload"
 
 
+def _documented_heartbeat_tag(envelope: bytes, launcher_id: str, key: bytes, boot_nonce: int) -> bytes:
+    """The tag as hil/README.md and the .proto define it, from the generated classes and hashlib."""
+    from protocols.generated import bmc_v1_pb2 as pb
+
+    env = pb.Envelope.FromString(envelope)
+    hb = env.fdc_heartbeat
+    del hb.launcher_tags[:]
+    data = b"bmc-heartbeat/1\x00" + launcher_id.encode() + b"\x00" + boot_nonce.to_bytes(8, "little")
+    return hmac.new(key, data + hb.SerializeToString(deterministic=True), hashlib.sha256).digest()[:16]
+
+
 def test_vectors_file_is_current_and_decodes_as_documented() -> None:
     on_disk = json.loads(vectors.PATH.read_text(encoding="utf-8"))
     assert on_disk == json.loads(vectors.render()), "regenerate with: python -m hil.vectors --write"
+    assert any(v["decoded"]["body"].get("launcher_tags") for v in on_disk["valid"]), "no tagged heartbeat"
     for v in on_disk["valid"]:
         frame = decode_frame(bytes.fromhex(v["frame_hex"]))
         assert (frame.type, frame.seq, frame.payload.hex()) == (v["type"], v["seq"], v["payload_hex"])
@@ -206,6 +220,14 @@ def test_vectors_file_is_current_and_decodes_as_documented() -> None:
         assert {"header": vectors.jsonable(msg.header), "body": vectors.jsonable(msg.body)} == v["decoded"]
         if isinstance(msg.body, m.FireOrder):
             assert codec.verify_order(msg.body, bytes.fromhex(on_disk["fire_order_key_hex"]))
+        if isinstance(msg.body, m.FdcHeartbeat) and msg.body.launcher_tags:
+            key = bytes.fromhex(on_disk["fire_order_key_hex"])
+            assert (
+                _documented_heartbeat_tag(frame.payload, "L1", key, on_disk["heartbeat_boot_nonce"])
+                == (dict(msg.body.launcher_tags)["L1"])
+            )
+            assert codec.verify_heartbeat(msg.body, "L1", key, on_disk["heartbeat_boot_nonce"])
+            assert not codec.verify_heartbeat(msg.body, "L1", key, on_disk["heartbeat_boot_nonce"] + 1)
     for v in on_disk["invalid"]:
         with pytest.raises(FrameError) as exc:
             decode_frame(bytes.fromhex(v["frame_hex"]))

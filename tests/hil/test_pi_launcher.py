@@ -46,8 +46,16 @@ def order(n: int, issued_s: float, key: bytes = KEY, **changes: object) -> m.Fir
     return codec.sign_order(replace(o, **changes), key)  # type: ignore[arg-type]
 
 
+NONCE = 0x5EED
+
+
+def signed_heartbeat(sim_s: float, key: bytes = KEY, nonce: int = NONCE) -> m.FdcHeartbeat:
+    hb = m.FdcHeartbeat("FDC", m.WeaponsControl.FREE, time_s=sim_s)
+    return codec.sign_heartbeat(hb, {"L1": key}, {"L1": nonce})
+
+
 def heartbeat(sim_s: float, seq: int = 1) -> m.Message:
-    return m.Message(m.Header("FDC", seq, sim_s), m.FdcHeartbeat("FDC", m.WeaponsControl.FREE))
+    return m.Message(m.Header("FDC", seq, sim_s), signed_heartbeat(sim_s))
 
 
 def msg(body: m.Body, sim_s: float = 0.0) -> m.Message:
@@ -60,7 +68,7 @@ class Rig:
     def __init__(self, config: PiConfig = CONFIG) -> None:
         self.log: list[tuple[float, str, str]] = []
         self.wall = 0.0
-        self.launcher = PiLauncher(config, KEY, self._send)
+        self.launcher = PiLauncher(config, KEY, self._send, boot_nonce=NONCE)
         self.launcher.start(self.wall)
         self.log.clear()
 
@@ -241,6 +249,17 @@ def _answers(
     return got
 
 
+def _has_status_and_beacon(got: list[m.Message]) -> bool:
+    kinds = {type(x.body) for x in got}
+    return m.NodeState in kinds and m.LauncherStatus in kinds
+
+
+def _boot_nonce(got: list[m.Message]) -> int:
+    nonces = {x.body.boot_nonce for x in got if isinstance(x.body, m.LauncherStatus)}
+    assert len(nonces) == 1 and 0 not in nonces, nonces
+    return nonces.pop()
+
+
 def _engagements(got: list[m.Message]) -> list[tuple[str, str, str]]:
     return [
         (b.order_id, b.state.name, b.reason.split(":")[0].split(" (")[0])
@@ -279,11 +298,12 @@ def test_the_program_never_executes_a_replayed_tampered_or_expired_order(
         assert bridge.send(wire)
         return wire
 
-    def beat(sim_s: float) -> None:
-        send(m.FdcHeartbeat("FDC", m.WeaponsControl.FREE), sim_s)
+    # Wait for the device; learn its boot nonce from its status (as the FDC does), arm it.
+    nonce = _boot_nonce(_answers(bridge, _has_status_and_beacon, 10))
 
-    # Wait for the device, arm it.
-    _answers(bridge, lambda g: any(isinstance(x.body, m.NodeState) for x in g), 10)
+    def beat(sim_s: float) -> None:
+        send(signed_heartbeat(sim_s, nonce=nonce), sim_s)
+
     beat(100.0)
     good = order(1, 100.0)
     sent_at = time.perf_counter()
@@ -323,3 +343,66 @@ def test_the_program_never_executes_a_replayed_tampered_or_expired_order(
         assert 0 < t["wall_s"] == pytest.approx(t["answered_at_s"] - t["read_at_s"], abs=1e-9)
         assert 0 < t["cpu_s"] < 0.5
         assert t["answered_at_s"] < time.perf_counter()
+
+
+def test_the_program_is_armed_only_by_heartbeats_tagged_for_it(
+    tmp_path: Path, cable: Callable[..., Cable], device: Callable[..., DeviceProcess]
+) -> None:
+    """Whoever writes on the serial line (a bridge, a stale process) may claim sender FDC: a
+    heartbeat without L1's tag, with another key's tag, recorded before this boot, or recorded
+    in this boot and replayed neither arms the device nor keeps it armed."""
+    c = cable()
+    key_file = tmp_path / "l1.key"
+    key_file.write_text(KEY.hex() + "\n")
+    bridge = BlockingLink(SerialConfig(str(c.ends["a"].link)))
+    assert bridge.try_open()
+    pi = device(
+        "pi_launcher", "--port", str(c.ends["b"].link), "--key-file", str(key_file), "--position", "500,0,0",
+        "--speed", "10", "--heartbeat-timeout-s", "3", "--gpio", "off",
+    )  # fmt: skip
+    seq = iter(range(1, 10_000))
+
+    def send(body: m.Body, sim_s: float) -> None:
+        assert bridge.send(message_frame(bridge.next_seq(), m.Header("FDC", next(seq), sim_s), body))
+
+    def states(got: list[m.Message]) -> list[str]:
+        return [x.body.state.name for x in got if isinstance(x.body, m.LauncherStatus)]
+
+    nonce = _boot_nonce(_answers(bridge, _has_status_and_beacon, 10))
+    # Forgeries only, for 1 s wall (10 s simulated: three heartbeat timeouts): untagged, tagged
+    # with another key, and genuine ones recorded before this boot (tagged for another nonce).
+    for k in range(10):
+        send(m.FdcHeartbeat("FDC", m.WeaponsControl.FREE, time_s=100.0 + k), 100.0 + k)
+        send(signed_heartbeat(100.0 + k, key=b"\x03" * 32, nonce=nonce), 100.0 + k)
+        send(signed_heartbeat(100.0 + k, nonce=nonce ^ 1), 100.0 + k)
+        time.sleep(0.1)
+    send(order(1, 109.0), 109.0)
+    got = _answers(bridge, lambda g: len(_engagements(g)) >= 1, 5)
+    assert _engagements(got) == [("FDC-00001", "REJECTED", "no FDC heartbeat yet")]
+    assert "READY" not in states(got)
+    # One genuine heartbeat arms it; the same heartbeat replayed does not keep it armed.
+    recorded = signed_heartbeat(110.0, nonce=nonce)
+    send(recorded, 110.0)
+    got = _answers(bridge, lambda g: "READY" in states(g), 5)
+    for _ in range(8):
+        time.sleep(0.1)
+        send(recorded, 110.0)
+    got += _answers(bridge, lambda g: "HOLD" in states(g), 5)
+    summary = pi.stop()
+    assert states(got)[-2:] == ["READY", "HOLD"], states(got)
+    assert summary["state"] == "HOLD"
+    assert summary["fired"] == 0
+    assert summary["heartbeats_refused"]["authentication failed"] == 30
+    assert summary["heartbeats_refused"]["replayed"] >= 7
+
+
+def test_each_boot_has_its_own_nonce_and_heartbeats_for_another_boot_are_refused() -> None:
+    nonces = {PiLauncher(CONFIG, KEY, lambda _b, _t: None).core.boot_nonce for _ in range(8)}
+    assert len(nonces) == 8 and 0 not in nonces  # random per boot, never the simulated launcher's 0
+    rig = Rig()
+    rig.at(0.0, msg(signed_heartbeat(50.0, nonce=NONCE + 1), 50.0))  # recorded in another boot
+    rig.at(0.1, msg(order(1, 50.0)))
+    assert rig.events() == [("REJECTED", "FDC-00001 no FDC heartbeat yet (no time reference)")]
+    rig.at(0.2, heartbeat(52.0))
+    assert rig.log[-1] == (0.2, "status", "READY")
+    assert rig.launcher.core.heartbeats_refused == {"authentication failed": 1}

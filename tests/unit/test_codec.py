@@ -140,6 +140,8 @@ heartbeats = st.builds(
     system_tracks=uint32,
     engagements_active=uint32,
     launchers_lost=st.lists(texts, max_size=4).map(tuple),
+    time_s=finite,
+    launcher_tags=st.lists(st.tuples(texts, st.binary(max_size=32)), max_size=3).map(tuple),
 )
 
 commands = st.builds(m.OperatorCommand, set_weapons_control=st.none() | enum_of(m.WeaponsControl), note=texts)

@@ -43,8 +43,8 @@ def order(n: int, issued_s: float, key: bytes = KEY, **changes: object) -> m.Fir
     return codec.sign_order(replace(o, **changes), key)  # type: ignore[arg-type]
 
 
-def heartbeat() -> m.FdcHeartbeat:
-    return m.FdcHeartbeat("FDC", m.WeaponsControl.FREE)
+def heartbeat(time_s: float, key: bytes = KEY) -> m.FdcHeartbeat:
+    return codec.sign_heartbeat(m.FdcHeartbeat("FDC", m.WeaponsControl.FREE, time_s=time_s), {"L1": key})
 
 
 class Host(Protocol):
@@ -114,7 +114,7 @@ class PiHost:
     def __init__(self, **params: float) -> None:
         config = PiConfig(position_m=POSITION, speed=self.SPEED, status_period_s=1e4, **params)  # type: ignore[arg-type]
         self.log: list[Event] = []
-        self.launcher = PiLauncher(config, KEY, self._send)
+        self.launcher = PiLauncher(config, KEY, self._send, boot_nonce=0)  # as the simulated one
         self.wall = 0.0
         self.launcher.start(self.wall)
         self.log.clear()
@@ -155,15 +155,15 @@ def make(kind: str, **params: float) -> Host:
 def beats(host: Host, start: float, stop: float, period: float = 1.0) -> None:
     t = start
     while t <= stop + 1e-9:
-        host.at(t, heartbeat())
+        host.at(t, heartbeat(t))
         t += period
 
 
 def test_arms_on_heartbeat_executes_once_and_repeats_the_answer(host_kind: str) -> None:
     h = make(host_kind, reaction_time_s=2.0)
-    h.at(10.0, heartbeat())
+    h.at(10.0, heartbeat(10.0))
     h.at(10.5, order(1, 10.5))
-    h.at(11.0, heartbeat())
+    h.at(11.0, heartbeat(11.0))
     h.at(11.5, order(1, 10.5))  # the FDC resends: the same answer, no second launch
     beats(h, 12.0, 14.0)
     assert h.run(14.5) == [
@@ -178,10 +178,10 @@ def test_arms_on_heartbeat_executes_once_and_repeats_the_answer(host_kind: str) 
 
 def test_heartbeat_loss_holds_aborts_and_a_heartbeat_rearms(host_kind: str) -> None:
     h = make(host_kind, reaction_time_s=5.0, heartbeat_timeout_s=3.0)
-    h.at(10.0, heartbeat())
+    h.at(10.0, heartbeat(10.0))
     h.at(10.5, order(1, 10.5))
     h.at(14.0, order(2, 14.0))  # HOLD since 13 s
-    h.at(15.0, heartbeat())
+    h.at(15.0, heartbeat(15.0))
     assert h.run(16.0) == [
         (10.0, "status", "READY 6"),
         (10.5, "ACCEPTED", "FDC-00001"),
@@ -195,7 +195,7 @@ def test_heartbeat_loss_holds_aborts_and_a_heartbeat_rearms(host_kind: str) -> N
 
 def test_forged_orders_are_refused_and_decide_nothing(host_kind: str) -> None:
     h = make(host_kind, reaction_time_s=1.0)
-    h.at(10.0, heartbeat())
+    h.at(10.0, heartbeat(10.0))
     genuine = order(1, 10.0)
     h.at(10.1, replace(genuine, intercept_point_m=(100.0, 100.0, 300.0)))  # tampered
     h.at(10.2, order(1, 10.0, key=b"\x01" * 32))  # another key, the genuine id
@@ -213,7 +213,7 @@ def test_forged_orders_are_refused_and_decide_nothing(host_kind: str) -> None:
 
 def test_an_older_authentic_order_is_refused_as_a_replay(host_kind: str) -> None:
     h = make(host_kind, reaction_time_s=1.0)
-    h.at(10.0, heartbeat())
+    h.at(10.0, heartbeat(10.0))
     h.at(10.1, order(2, 10.0))
     beats(h, 11.0, 13.0)
     h.at(13.1, order(1, 9.5))  # in date, authentic, issued before the newest answered
@@ -230,7 +230,7 @@ def test_an_older_authentic_order_is_refused_as_a_replay(host_kind: str) -> None
 
 def test_expiry_before_launch_aborts_and_an_expired_order_is_refused(host_kind: str) -> None:
     h = make(host_kind, reaction_time_s=5.0)
-    h.at(10.0, heartbeat())
+    h.at(10.0, heartbeat(10.0))
     h.at(10.5, order(1, 10.5, expiry_time_s=13.0))
     beats(h, 11.0, 20.0)
     h.at(20.5, order(2, 18.0, expiry_time_s=20.0))  # newer, but expired
@@ -244,7 +244,7 @@ def test_expiry_before_launch_aborts_and_an_expired_order_is_refused(host_kind: 
 
 def test_another_senders_heartbeat_arms_nothing(host_kind: str) -> None:
     h = make(host_kind)
-    h.at(10.0, heartbeat(), sender="FDC2")
+    h.at(10.0, heartbeat(10.0), sender="FDC2")
     h.at(10.5, order(1, 10.5))
     events = h.run(11.0)
     assert [e[1] for e in events] == ["REJECTED"]
@@ -254,7 +254,7 @@ def test_another_senders_heartbeat_arms_nothing(host_kind: str) -> None:
 
 def test_an_empty_magazine_reloads_and_rearms(host_kind: str) -> None:
     h = make(host_kind, missiles=2, reaction_time_s=1.0, salvo_interval_s=0.5, reload_time_s=3.0)
-    h.at(10.0, heartbeat())
+    h.at(10.0, heartbeat(10.0))
     h.at(10.1, order(1, 10.1, rounds=2))
     beats(h, 11.0, 16.0)
     h.at(16.1, order(2, 16.1))
@@ -269,3 +269,35 @@ def test_an_empty_magazine_reloads_and_rearms(host_kind: str) -> None:
         (16.1, "ACCEPTED", "FDC-00002"),
         (16.1, "status", "ENGAGING 2"),
     ]
+
+
+def test_forged_untagged_and_replayed_heartbeats_neither_arm_nor_keep_armed(host_kind: str) -> None:
+    h = make(host_kind, heartbeat_timeout_s=3.0)
+    untagged = m.FdcHeartbeat("FDC", m.WeaponsControl.FREE, time_s=9.0)
+    h.at(9.0, untagged)  # sender FDC, as anyone on the link may write
+    h.at(9.5, heartbeat(9.5, key=b"\x02" * 32))  # tagged with a key that is not L1's
+    assert h.run(9.9) == [], "a heartbeat without L1's tag armed it"
+    recorded = heartbeat(10.0)
+    h.at(10.0, recorded)
+    # The FDC is gone; its recorded heartbeat is played again and again, and forgeries follow.
+    for t in (11.0, 12.0, 13.5):
+        h.at(t, recorded)
+        h.at(t + 0.1, heartbeat(t, key=b"\x02" * 32))
+        h.at(t + 0.2, m.FdcHeartbeat("FDC", m.WeaponsControl.FREE, time_s=t))
+    h.at(14.0, heartbeat(14.0))  # the FDC is back
+    assert h.run(14.5) == [
+        (10.0, "status", "READY 6"),
+        (13.0, "status", "HOLD 6"),  # 3 s after the last genuine heartbeat, whatever came since
+        (14.0, "status", "READY 6"),
+    ]
+
+
+def test_refused_heartbeats_are_counted_by_reason(host_kind: str) -> None:
+    h = make(host_kind)
+    h.at(10.0, heartbeat(10.0))
+    h.at(10.5, heartbeat(10.0))
+    h.at(10.6, heartbeat(10.6, key=b"\x02" * 32))
+    h.at(10.7, m.FdcHeartbeat("FDC", m.WeaponsControl.FREE, time_s=10.7))
+    h.run(11.0)
+    core = h.node.core if isinstance(h, SimHost) else h.launcher.core  # type: ignore[attr-defined]
+    assert core.heartbeats_refused == {"replayed": 1, "authentication failed": 2}
