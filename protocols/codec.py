@@ -813,24 +813,26 @@ HEARTBEAT_TAG_LEN = 16
 _HEARTBEAT_DOMAIN = b"bmc-heartbeat/1\x00"
 
 
+def _heartbeat_content(heartbeat: m.FdcHeartbeat) -> bytes:
+    p = pb.FdcHeartbeat()
+    _fill_heartbeat(p, replace(heartbeat, launcher_tags=()))
+    return bytes(p.SerializeToString(deterministic=True))
+
+
+def _heartbeat_tag(content: bytes, launcher_id: str, key: bytes, boot_nonce: int) -> bytes:
+    data = b"".join(
+        (_HEARTBEAT_DOMAIN, launcher_id.encode("utf-8"), b"\x00", struct.pack("<Q", boot_nonce), content)
+    )
+    return hmac.digest(key, data, "sha256")[:HEARTBEAT_TAG_LEN]
+
+
 def heartbeat_tag(heartbeat: m.FdcHeartbeat, launcher_id: str, key: bytes, boot_nonce: int = 0) -> bytes:
     """The tag proving ``heartbeat`` to launcher ``launcher_id``: HMAC-SHA256 (first
     :data:`HEARTBEAT_TAG_LEN` bytes) with its fire-order key over a domain string, the
     launcher id, its boot nonce and the heartbeat's canonical bytes without tags. The
     fire-order key is the one secret a device shares with its FDC and not with the bridge
     relaying to it; the nonce makes a heartbeat recorded before the device booted useless."""
-    p = pb.FdcHeartbeat()
-    _fill_heartbeat(p, replace(heartbeat, launcher_tags=()))
-    data = b"".join(
-        (
-            _HEARTBEAT_DOMAIN,
-            launcher_id.encode("utf-8"),
-            b"\x00",
-            struct.pack("<Q", boot_nonce),
-            p.SerializeToString(deterministic=True),
-        )
-    )
-    return hmac.new(key, data, hashlib.sha256).digest()[:HEARTBEAT_TAG_LEN]
+    return _heartbeat_tag(_heartbeat_content(heartbeat), launcher_id, key, boot_nonce)
 
 
 def sign_heartbeat(
@@ -839,7 +841,8 @@ def sign_heartbeat(
     """``heartbeat`` with one tag per launcher of ``keys`` (launcher id -> fire-order key), in
     id order, each for that launcher's boot nonce (``boot_nonces``, default 0)."""
     nonces = boot_nonces or {}
-    tags = tuple((lid, heartbeat_tag(heartbeat, lid, keys[lid], nonces.get(lid, 0))) for lid in sorted(keys))
+    content = _heartbeat_content(heartbeat)  # once: only the launcher part differs per tag
+    tags = tuple((lid, _heartbeat_tag(content, lid, keys[lid], nonces.get(lid, 0))) for lid in sorted(keys))
     return replace(heartbeat, launcher_tags=tags)
 
 
