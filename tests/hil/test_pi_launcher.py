@@ -19,9 +19,9 @@ from hil.cable import Cable
 from hil.devices.pi_launcher import PiConfig, PiLauncher, read_key
 from hil.framing import frame_message, message_frame
 from hil.serial_link import BlockingLink, SerialConfig
-from protocols import codec
 from protocols import messages as m
 from tests.hil.conftest import DeviceProcess
+from tests.launcher_messages import fdc_heartbeat, fire_order
 
 pytestmark = pytest.mark.serial
 
@@ -31,27 +31,14 @@ CONFIG = PiConfig(position_m=(500.0, 0.0, 0.0), reaction_time_s=2.0, heartbeat_t
 
 
 def order(n: int, issued_s: float, key: bytes = KEY, **changes: object) -> m.FireOrder:
-    o = m.FireOrder(
-        order_id=f"FDC-{n:05d}",
-        launcher_id="L1",
-        target_track_id=n,
-        target_position_m=(9000.0, 6000.0, 300.0),
-        target_velocity_mps=(-50.0, -30.0, 0.0),
-        intercept_point_m=(5000.0, 3000.0, 300.0),
-        intercept_time_s=issued_s + 60,
-        rounds=1,
-        issued_time_s=issued_s,
-        expiry_time_s=issued_s + 10,
-    )
-    return codec.sign_order(replace(o, **changes), key)  # type: ignore[arg-type]
+    return fire_order(n, issued_s, key, **changes)
 
 
 NONCE = 0x5EED
 
 
 def signed_heartbeat(sim_s: float, key: bytes = KEY, nonce: int = NONCE) -> m.FdcHeartbeat:
-    hb = m.FdcHeartbeat("FDC", m.WeaponsControl.FREE, time_s=sim_s)
-    return codec.sign_heartbeat(hb, {"L1": key}, {"L1": nonce})
+    return fdc_heartbeat(sim_s, key, nonce)
 
 
 def heartbeat(sim_s: float, seq: int = 1) -> m.Message:
@@ -249,6 +236,24 @@ def _answers(
     return got
 
 
+def _program_on_a_pty(
+    tmp_path: Path, cable: Callable[..., Cable], device: Callable[..., DeviceProcess], *options: str
+) -> tuple[BlockingLink, DeviceProcess]:
+    """The Pi program (L1 at 500,0,0, speed 10, key KEY) on one end of a virtual cable, our link
+    on the other."""
+    c = cable()
+    key_file = tmp_path / "l1.key"
+    key_file.write_text(KEY.hex() + "\n")
+    bridge = BlockingLink(SerialConfig(str(c.ends["a"].link)))
+    assert bridge.try_open()
+    port = str(c.ends["b"].link)
+    pi = device(
+        "pi_launcher", "--port", port, "--key-file", str(key_file), "--position", "500,0,0", "--speed", "10",
+        *options,
+    )  # fmt: skip
+    return bridge, pi
+
+
 def _has_status_and_beacon(got: list[m.Message]) -> bool:
     kinds = {type(x.body) for x in got}
     return m.NodeState in kinds and m.LauncherStatus in kinds
@@ -271,25 +276,8 @@ def _engagements(got: list[m.Message]) -> list[tuple[str, str, str]]:
 def test_the_program_never_executes_a_replayed_tampered_or_expired_order(
     tmp_path: Path, cable: Callable[..., Cable], device: Callable[..., DeviceProcess]
 ) -> None:
-    c = cable()
-    key_file = tmp_path / "l1.key"
-    key_file.write_text(KEY.hex() + "\n")
-    bridge = BlockingLink(SerialConfig(str(c.ends["a"].link)))
-    assert bridge.try_open()
-    pi = device(
-        "pi_launcher",
-        "--port",
-        str(c.ends["b"].link),
-        "--key-file",
-        str(key_file),
-        "--position",
-        "500,0,0",
-        "--speed",
-        "10",
-        "--gpio",
-        "console",
-        "--timing-log",
-        str(tmp_path / "timing.jsonl"),
+    bridge, pi = _program_on_a_pty(
+        tmp_path, cable, device, "--gpio", "console", "--timing-log", str(tmp_path / "timing.jsonl")
     )
     seq = iter(range(1, 10_000))
 
@@ -351,15 +339,7 @@ def test_the_program_is_armed_only_by_heartbeats_tagged_for_it(
     """Whoever writes on the serial line (a bridge, a stale process) may claim sender FDC: a
     heartbeat without L1's tag, with another key's tag, recorded before this boot, or recorded
     in this boot and replayed neither arms the device nor keeps it armed."""
-    c = cable()
-    key_file = tmp_path / "l1.key"
-    key_file.write_text(KEY.hex() + "\n")
-    bridge = BlockingLink(SerialConfig(str(c.ends["a"].link)))
-    assert bridge.try_open()
-    pi = device(
-        "pi_launcher", "--port", str(c.ends["b"].link), "--key-file", str(key_file), "--position", "500,0,0",
-        "--speed", "10", "--heartbeat-timeout-s", "3", "--gpio", "off",
-    )  # fmt: skip
+    bridge, pi = _program_on_a_pty(tmp_path, cable, device, "--heartbeat-timeout-s", "3", "--gpio", "off")
     seq = iter(range(1, 10_000))
 
     def send(body: m.Body, sim_s: float) -> None:

@@ -16,10 +16,10 @@ import simpy
 from bmc.scenario import Launcher
 from hil.devices.pi_launcher import PiConfig, PiLauncher
 from launchers.node import LauncherNode
-from protocols import codec
 from protocols import messages as m
 from protocols.bus import InProcessBus
 from protocols.topics import Topics
+from tests.launcher_messages import fdc_heartbeat, fire_order
 
 KEY = bytes(range(40, 72))
 POSITION = (500.0, 0.0, 0.0)
@@ -28,23 +28,11 @@ Event = tuple[float, str, str]
 
 
 def order(n: int, issued_s: float, key: bytes = KEY, **changes: object) -> m.FireOrder:
-    o = m.FireOrder(
-        order_id=f"FDC-{n:05d}",
-        launcher_id="L1",
-        target_track_id=n,
-        target_position_m=(9000.0, 6000.0, 300.0),
-        target_velocity_mps=(-50.0, -30.0, 0.0),
-        intercept_point_m=(5000.0, 3000.0, 300.0),
-        intercept_time_s=issued_s + 60,
-        rounds=1,
-        issued_time_s=issued_s,
-        expiry_time_s=issued_s + 10,
-    )
-    return codec.sign_order(replace(o, **changes), key)  # type: ignore[arg-type]
+    return fire_order(n, issued_s, key, **changes)
 
 
 def heartbeat(time_s: float, key: bytes = KEY) -> m.FdcHeartbeat:
-    return codec.sign_heartbeat(m.FdcHeartbeat("FDC", m.WeaponsControl.FREE, time_s=time_s), {"L1": key})
+    return fdc_heartbeat(time_s, key)
 
 
 class Host(Protocol):
