@@ -138,7 +138,7 @@ def raid(path: Path, repeat: int) -> None:
             runner.start(cell)
             cell.env.run(until=scenario.duration_s)
             cpu[authenticate].append(time.process_time() - t0)
-            digests[authenticate] = runner.report(cell, 0.0)["digest"]
+            digests[authenticate] = runner.report(cell, 0.0).digest
         print(f"  round {k + 1}: sealed {cpu[True][-1]:.3f}  unsealed {cpu[False][-1]:.3f}   ({_load()})")
     best_on, best_off = min(cpu[True]), min(cpu[False])
     assert digests[True] == digests[False], "authentication changed the run"

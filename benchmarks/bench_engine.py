@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bmc.engine import runner  # noqa: E402
+from bmc.engine.report import RunReport  # noqa: E402
 from bmc.scenario import load_scenario  # noqa: E402
 
 
@@ -38,7 +39,7 @@ class CountingEnvironment(simpy.Environment):
         super().step()
 
 
-def run_emulator(path: Path) -> tuple[float, int, float, dict[str, Any]]:
+def run_emulator(path: Path) -> tuple[float, int, float, RunReport]:
     """(wall s, events, simulated s, report) of one virtual run."""
     scenario = load_scenario(path)
     t0 = time.perf_counter()
@@ -72,7 +73,7 @@ def main() -> None:
     ap.add_argument("--scenario", type=Path, default=ROOT / "sim_configs" / "saturation_raid.yaml")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    best_emu: tuple[float, int, float, dict[str, Any]] | None = None
+    best_emu: tuple[float, int, float, RunReport] | None = None
     best_bare: tuple[float, int] | None = None
     for _ in range(args.repeat):
         emu = run_emulator(args.scenario)
@@ -86,10 +87,9 @@ def main() -> None:
     bare_wall, bare_events = best_bare
     emu_rate = events / wall
     bare_rate = bare_events / bare_wall
-    t = report["threats"]
     print(
-        f"scenario              {args.scenario.name}: {t['total']} threats, "
-        f"{report['missiles_fired']} missiles, {report['messages']['published']} messages"
+        f"scenario              {args.scenario.name}: {report.threats.total} threats, "
+        f"{report.missiles_fired} missiles, {report.messages['published']} messages"
     )
     print(
         f"emulator              {sim_s:.0f} simulated s in {wall:.3f} wall s = {sim_s / wall:.0f}x real time"
@@ -97,7 +97,7 @@ def main() -> None:
     print(f"emulator events/s     {emu_rate:,.0f} ({events:,} events)")
     print(f"bare SimPy events/s   {bare_rate:,.0f} ({bare_events:,} events)")
     print(f"ratio emulator/bare   {emu_rate / bare_rate:.3f}")
-    print(f"messages/s (wall)     {report['messages']['published'] / wall:,.0f}")
+    print(f"messages/s (wall)     {(report.messages['published'] or 0) / wall:,.0f}")
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from bmc.engine import clock  # noqa: E402
 from bmc.engine.realtime import RealtimeOptions, run_cell  # noqa: E402
+from bmc.engine.report import RunReport  # noqa: E402
 from bmc.scenario import load_scenario  # noqa: E402
 from protocols import codec  # noqa: E402
 from protocols import messages as m  # noqa: E402
@@ -598,7 +599,7 @@ async def _bare_pacer(duration_s: float) -> list[float]:
     return pacer.lateness_s
 
 
-async def _cell(port: int, duration_s: float) -> tuple[dict[str, Any], list[float]]:
+async def _cell(port: int, duration_s: float) -> tuple[RunReport, list[float]]:
     """``run_cell`` of the reference scenario at speed 1, and its Pacer's raw lateness list."""
     scenario = load_scenario(SCENARIO).model_copy(update={"duration_s": duration_s})
     captured: list[clock.Pacer] = []
@@ -644,12 +645,13 @@ async def measure_pacing(port: int, cfg: Settings) -> None:
     print(f"   {'':12}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'deadlines':>10}{'> 1 ms':>9}")
     print(_lateness_line("run_cell", lateness))
     print(_lateness_line("bare pacer", bare))
-    summary = report["realtime"]["pacing_lateness"]
-    msgs = report["messages"]
-    rt = report["realtime"]
+    assert report.realtime is not None
+    summary = report.realtime["pacing_lateness"]
+    msgs = report.messages
+    rt = report.realtime
     print(
         f"   run_cell report: p50 {summary['p50_ms']} ms, p99 {summary['p99_ms']} ms, "
-        f"max {summary['max_ms']} ms; {report['sim_time_s']:.1f} sim s in {wall:.1f} wall s"
+        f"max {summary['max_ms']} ms; {report.sim_time_s:.1f} sim s in {wall:.1f} wall s"
     )
     print(
         f"   messages: published {msgs['published']}, delivered {msgs['delivered']}, "

@@ -51,10 +51,10 @@ def main() -> int:
                 else:
                     recorder = open_recorder(path, scenario, source=args.scenario)
                     report = run_virtual(scenario, taps=[recorder])
-                    close_recorder(recorder, report)
+                    close_recorder(recorder, report.to_dict())
                     messages, size = recorder.count, path.stat().st_size
                 times[kind].append((time.perf_counter() - w0, time.process_time() - c0))
-                digests.add(report["digest"])
+                digests.add(report.digest)
 
     def pct(a: float, b: float) -> float:
         return 100.0 * (a / b - 1.0)

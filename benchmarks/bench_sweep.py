@@ -48,7 +48,7 @@ def _direct(scenario: Scenario, seeds: list[int]) -> tuple[float, float, list[st
         report = run_virtual(scenario, seed=seed)
         wall += time.perf_counter() - w0
         cpu += time.process_time() - c0
-        digests.append(report["digest"])
+        digests.append(report.digest)
     return wall, cpu, digests
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import html
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import formatdate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bmc.engine.metrics import Check, MetricsCollector, parse_check
+from bmc.engine.report import RunReport, fmt
 from bmc.fdc.fusion import SystemTracks
 from bmc.record import recorded_report, recorded_scenario
 from bmc.scenario import Scenario, ScenarioError
@@ -89,9 +90,10 @@ class Analysis:
     """What a recording says, ready to report and plot."""
 
     path: Path
-    report: dict[str, Any]
     scenario: Scenario | None
     metadata: dict[str, dict[str, str]]
+    rebuilt: RunReport | None = None
+    """The run report, once the recording is read (``report``)."""
     problems: list[str] = field(default_factory=list)
     """Damage, missing metadata, a digest that differs from the live run's."""
     damage: str | None = None
@@ -108,6 +110,13 @@ class Analysis:
     outcome: dict[str, tuple[str, float]] = field(default_factory=dict)
     """Object id -> (killed or leaked, time)."""
     end_s: float = 0.0
+
+    @property
+    def report(self) -> RunReport:
+        """The run report rebuilt from the recording."""
+        if self.rebuilt is None:
+            raise RuntimeError("the recording has not been read yet")
+        return self.rebuilt
 
 
 # ---------------------------------------------------------------- reading
@@ -128,7 +137,7 @@ def analyse(path: str | Path) -> Analysis:
     live = recorded_report(rec)
 
     metrics = MetricsCollector()
-    a = Analysis(Path(path), {}, scenario, rec.metadata)
+    a = Analysis(Path(path), scenario, rec.metadata)
     fdc = scenario.fdc if scenario is not None else None
     fusion = SystemTracks(fdc.fusion_gate_m if fdc else 1500.0, fdc.track_timeout_s if fdc else 10.0)
     undecodable = 0
@@ -165,7 +174,7 @@ def analyse(path: str | Path) -> Analysis:
     name = rec.meta(SCENARIO_METADATA).get("name") or (scenario.name if scenario else "?")
     seed_text = rec.meta(SCENARIO_METADATA).get("seed", "")
     seed: Any = int(seed_text) if seed_text.isdigit() else (scenario.seed if scenario else None)
-    messages: dict[str, Any] = (
+    messages: dict[str, int | None] = (
         dict(live["messages"])
         if live is not None
         else {"published": count, "delivered": None, "dropped": None, "rejected": None}
@@ -176,22 +185,19 @@ def analyse(path: str | Path) -> Analysis:
         scenario=name,
         seed=seed,
         sim_time_s=float(sim_time),
-        wall_time_s=float(live["wall_time_s"]) if live is not None else 0.0,
+        wall_time_s=float(live["wall_time_s"]) if live is not None else None,
         asset_ids=asset_ids,
-        messages={},
+        messages=messages,
         checks=checks,
     )
-    report["messages"] = messages
-    if live is None:
-        report["wall_time_s"] = None
-    elif "realtime" in live:
-        report["realtime"] = live["realtime"]
-    if live is not None and live.get("digest") != report["digest"]:
+    if live is not None and "realtime" in live:
+        report = replace(report, realtime=live["realtime"])
+    if live is not None and live.get("digest") != report.digest:
         problems.append(
-            f"digest of the recorded messages {report['digest'][:12]}... differs from the live run's "
+            f"digest of the recorded messages {report.digest[:12]}... differs from the live run's "
             f"{str(live.get('digest'))[:12]}...: the recording does not hold every message"
         )
-    a.report = report
+    a.rebuilt = report
     a.problems = problems
     a.hostile = dict(metrics.hostile)
     a.first_detection_s = dict(metrics.first_detection_s)
@@ -280,14 +286,16 @@ def _collect(a: Analysis, fusion: SystemTracks, t: float, msg: m.Message) -> Non
         a.launcher_positions.setdefault(body.launcher_id, body.position_m)
 
 
-def report_from_recording(path: str | Path) -> dict[str, Any]:
+def report_from_recording(path: str | Path) -> RunReport:
     """The run report (the same keys and values as ``bmc run --json``) rebuilt from a recording.
     A damaged recording gives the report of its readable part plus ``recording_problems``."""
-    a = analyse(path)
-    report = dict(a.report)
-    if a.damage is not None:
-        report["recording_problems"] = list(a.problems)
-    return report
+    return _reported(analyse(path))
+
+
+def _reported(a: Analysis) -> RunReport:
+    if a.damage is None:
+        return a.report
+    return replace(a.report, recording_problems=tuple(a.problems))
 
 
 # ---------------------------------------------------------------- figures
@@ -400,8 +408,8 @@ def map_figure(a: Analysis) -> Figure:
     ax.set_xlabel("east of origin (km)")
     ax.set_ylabel("north of origin (km)")
     ax.grid(True, lw=0.3)
-    title = f"{a.report.get('scenario')} (seed {a.report.get('seed')})"
-    ax.set_title(f"{title}: {a.report['threats']['killed']} killed, {a.report['threats']['leaked']} leaked")
+    title = f"{a.report.scenario} (seed {a.report.seed})"
+    ax.set_title(f"{title}: {a.report.threats.killed} killed, {a.report.threats.leaked} leaked")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="best", fontsize=8, framealpha=0.85)
     fig.tight_layout()
@@ -495,10 +503,8 @@ def write_report(path: str | Path, out_dir: str | Path) -> Analysis:
     a = analyse(path)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    report = dict(a.report)
-    if a.damage is not None:
-        report["recording_problems"] = list(a.problems)
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    report = _reported(a)
+    (out / "report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
     images = {}
     for name, make in (("map.png", map_figure), ("timeline.png", timeline_figure)):
         fig = make(a)
@@ -522,30 +528,17 @@ def _html(a: Analysis, images: dict[str, bytes]) -> str:
     rec = a.metadata.get(RECORDING_METADATA, {})
     started = rec.get("started_unix_ns", "")
     when = formatdate(int(started) / 1e9, usegmt=True) if started.isdigit() else "unknown"
-    t = r["threats"]
     rows = [
-        ("scenario", f"{r['scenario']} ({meta.get('path') or 'no file'})"),
-        ("seed", r["seed"]),
+        ("scenario file", meta.get("path") or "no file"),
         ("mode", f"{meta.get('mode', '?')}" + (f", speed {meta['speed']}" if meta.get("speed") else "")),
         ("recorded", when),
-        ("simulated", f"{_num(r['sim_time_s'])} s"),
-        (
-            "threats",
-            f"{t['total']} total: {t['killed']} killed, {t['leaked']} leaked, {t['alive_at_end']} alive",
-        ),
-        ("friendly engaged", r["friendly_engaged"]),
-        ("missiles fired", f"{r['missiles_fired']} ({_num(r['missiles_per_kill'], 2)} per kill)"),
-        (
-            "reaction time",
-            f"p50 {_num(r['reaction_time_s']['p50'])} s, p95 {_num(r['reaction_time_s']['p95'])} s",
-        ),
-        ("digest", r["digest"]),
     ]
+    rows += [(k, v) for k, v in r.rows() if not k.startswith("expect ")]  # checks have their own list
     summary = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
     checks = "".join(
-        f"<li class={'ok' if e['ok'] else 'fail'}>{'ok' if e['ok'] else 'FAIL'}: "
-        f"{html.escape(e['check'])} (value {html.escape(str(e['value']))})</li>"
-        for e in r["expect"]
+        f"<li class={'ok' if e.ok else 'fail'}>{'ok' if e.ok else 'FAIL'}: "
+        f"{html.escape(e.check)} (value {html.escape(fmt(e.value))})</li>"
+        for e in r.expect
     )
     eng_rows = "".join(
         "<tr>"
@@ -571,7 +564,7 @@ def _html(a: Analysis, images: dict[str, bytes]) -> str:
     )
     problems = "".join(f"<li>{html.escape(p)}</li>" for p in a.problems)
     img = {k: base64.b64encode(v).decode("ascii") for k, v in images.items()}
-    title = html.escape(f"After-action report: {r['scenario']} (seed {r['seed']})")
+    title = html.escape(f"After-action report: {r.scenario} (seed {r.seed})")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from bmc.engine.realtime import RealtimeError, RealtimeOptions, node_kind, run_cell, run_node
+from bmc.engine.report import RunReport
 from bmc.engine.runner import cell_identities, external_nodes, run_virtual
 from bmc.engine.threads import pin_blas_threads
 from bmc.keys import roles_of
@@ -360,74 +361,6 @@ def _broker(args: argparse.Namespace) -> BrokerConfig:
         raise ScenarioError(str(exc)) from None
 
 
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.3f}".rstrip("0").rstrip(".") if v != int(v) else f"{v:.0f}"
-    return str(v)
-
-
-def format_report(r: dict[str, Any]) -> str:
-    """The report as a readable table."""
-    t = r["threats"]
-    rows: list[tuple[str, str]] = [
-        ("scenario", f"{r['scenario']} (seed {r['seed']})"),
-        ("simulated", f"{_fmt(r['sim_time_s'])} s in {r['wall_time_s']:.2f} s wall"),
-        (
-            "threats",
-            f"{t['total']} total: {t['killed']} killed, {t['leaked']} leaked, "
-            f"{t['alive_at_end']} alive at end",
-        ),
-        ("friendly engaged", _fmt(r["friendly_engaged"])),
-        ("missiles fired", f"{r['missiles_fired']} ({_fmt(r['missiles_per_kill'])} per kill)"),
-        (
-            "reaction time",
-            f"p50 {_fmt(r['reaction_time_s']['p50'])} s, "
-            f"p95 {_fmt(r['reaction_time_s']['p95'])} s (first detection to first launch)",
-        ),
-    ]
-    rows += [(f"asset {a}", f"{hits} hit(s)") for a, hits in r["assets"].items()]
-    rows += [(f"launcher {lid}", f"{v['fired']} fired") for lid, v in r["launchers"].items()]
-    msg = r["messages"]
-    rows.append(
-        (
-            "messages",
-            f"{msg['published']} published, {msg['delivered']} delivered, "
-            f"{msg['dropped']} dropped, {msg['rejected']} rejected",
-        )
-    )
-    rows.append(("digest", r["digest"]))
-    rt = r.get("realtime")
-    if rt is not None:
-        late = rt.get("pacing_lateness") or {}
-        rows.append(
-            (
-                "real time",
-                f"speed {_fmt(rt.get('speed'))}, pacing late p50 {_fmt(late.get('p50_ms'))} ms, "
-                f"p99 {_fmt(late.get('p99_ms'))} ms, max {_fmt(late.get('max_ms'))} ms",
-            )
-        )
-        rows.append(
-            (
-                "connection",
-                f"{rt.get('reconnects', 0)} reconnect(s), {rt.get('sequence_gaps', 0)} sequence gap(s)",
-            )
-        )
-        rejected = rt.get("rejected_by_topic") or {}
-        rows += [
-            (f"rejected {n}x", topic) for topic, n in sorted(rejected.items(), key=lambda kv: -kv[1])[:10]
-        ]
-        if len(rejected) > 10:
-            rows.append(("rejected", f"... {len(rejected) - 10} more topics (see --json)"))
-    rows += [
-        (f"expect {'ok  ' if e['ok'] else 'FAIL'}", f"{e['check']}  (value {_fmt(e['value'])})")
-        for e in r["expect"]
-    ]
-    width = max(len(k) for k, _ in rows)
-    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
-
-
 def _progress(stream: TextIO, tty: bool = True) -> Any:
     """Progress on ``stream``: one line redrawn on a terminal, else a line per tenth of the run."""
     shown = [-1]
@@ -585,7 +518,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     recorder = _open_recording(args, scenario)
     taps = [] if recorder is None else [recorder]
-    report: dict[str, Any] | None = None
+    report: RunReport | None = None
     try:
         if broker is not None:
             options = _options(args, speed, keys, scenario)
@@ -605,7 +538,7 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         _close_recording(recorder, report)
     if args.json is not None:
-        text = json.dumps(report, indent=2) + "\n"
+        text = json.dumps(report.to_dict(), indent=2) + "\n"
         if str(args.json) == "-":
             sys.stdout.write(text)
         else:
@@ -614,10 +547,10 @@ def _run(args: argparse.Namespace) -> int:
             except OSError as exc:
                 raise ScenarioError(f"{args.json}: cannot write report: {exc.strerror}") from None
     if not args.quiet and str(args.json) != "-":
-        print(format_report(report))
+        print(report.text())
         if recorder is not None:
             print(f"recorded {recorder.count} messages to {recorder.path}")
-    return EXIT_OK if all(e["ok"] for e in report["expect"]) else EXIT_CHECK_FAILED
+    return EXIT_OK if report.ok else EXIT_CHECK_FAILED
 
 
 def _node(args: argparse.Namespace) -> int:
@@ -800,14 +733,14 @@ def _open_recording(args: argparse.Namespace, scenario: Any) -> Any:
         raise ScenarioError(str(exc)) from None
 
 
-def _close_recording(recorder: Any, report: dict[str, Any] | None) -> None:
+def _close_recording(recorder: Any, report: RunReport | None) -> None:
     if recorder is None:
         return
     from bmc.record import close_recorder
     from protocols.recording import RecordingError
 
     try:
-        close_recorder(recorder, report)
+        close_recorder(recorder, None if report is None else report.to_dict())
     except RecordingError as exc:
         if report is not None:  # a failed run's own error matters more than its recording's
             raise ScenarioError(str(exc)) from None
@@ -936,8 +869,8 @@ def _report(args: argparse.Namespace) -> int:
         raise ScenarioError(f"{args.out}: cannot write the report: {exc.strerror or exc}") from None
     report = analysis.report
     if not args.quiet:
-        if report.get("wall_time_s") is not None:
-            print(format_report(report))
+        if report.wall_time_s is not None:
+            print(report.text())
         names = ("report.html", "report.json", "map.png", "timeline.png")
         print(f"wrote {', '.join(str(args.out / n) for n in names)}")
     if analysis.damage is not None:

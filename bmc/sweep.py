@@ -61,6 +61,7 @@ import yaml
 
 from bmc.engine import clock
 from bmc.engine.metrics import METRICS
+from bmc.engine.report import RunReport
 from bmc.engine.runner import external_nodes, run_virtual
 from bmc.engine.stats import SweepCheck, describe, parse_sweep_check
 from bmc.engine.threads import pin_blas_threads
@@ -279,19 +280,14 @@ def _text(v: Any) -> str:
 # ---------------------------------------------------------------- one run
 
 
-def flatten(report: Mapping[str, Any]) -> dict[str, Any]:
+def flatten(report: RunReport) -> dict[str, Any]:
     """The figures of one run report as a flat row: every metric path, ``assets.<id>``,
     ``digest`` and ``wall_time_s``."""
-    row: dict[str, Any] = {}
-    for path in METRICS:
-        seen: Any = report
-        for part in path.split("."):
-            seen = seen.get(part) if isinstance(seen, dict) else None
-        row[path] = seen
-    for asset, hits in report["assets"].items():
+    row: dict[str, Any] = {path: report.value(path) for path in METRICS}
+    for asset, hits in report.assets.items():
         row[f"assets.{asset}"] = hits
-    row["digest"] = report["digest"]
-    row["wall_time_s"] = report["wall_time_s"]
+    row["digest"] = report.digest
+    row["wall_time_s"] = report.wall_time_s
     return row
 
 

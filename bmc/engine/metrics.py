@@ -11,12 +11,13 @@ import hashlib
 import math
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from bmc.engine.report import CheckResult, LauncherFigures, ReactionTime, RunReport, Threats
 from protocols import messages as m
 from protocols.recording import log_record_head
 
@@ -62,11 +63,9 @@ class Check:
     op: str
     value: float
 
-    def holds(self, report: dict[str, Any]) -> tuple[bool, Any]:
+    def holds(self, report: RunReport) -> tuple[bool, Any]:
         """Whether the check holds on ``report``, and the value it saw (None: metric undefined)."""
-        seen: Any = report
-        for part in self.metric.split("."):
-            seen = seen.get(part) if isinstance(seen, dict) else None
+        seen = report.value(self.metric)
         if seen is None:
             return False, None
         return bool(COMPARISONS[self.op](seen, self.value)), seen
@@ -85,6 +84,16 @@ def parse_check(text: str) -> Check:
     if metric not in METRICS and not metric.startswith("assets."):
         raise ValueError(f"unknown metric {metric!r} in {text!r}; known: {', '.join(METRICS)}, assets.<id>")
     return Check(text.strip(), metric, op, float(value))
+
+
+def message_counts(stats: Any) -> dict[str, int | None]:
+    """The report's bus counters from a bus's ``stats`` (in-process or MQTT)."""
+    return {
+        "published": stats.published,
+        "delivered": stats.delivered,
+        "dropped": stats.dropped,
+        "rejected": stats.rejected_total,
+    }
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -156,13 +165,13 @@ class MetricsCollector:
         self,
         *,
         scenario: str,
-        seed: int,
+        seed: int | None,
         sim_time_s: float,
-        wall_time_s: float,
+        wall_time_s: float | None,
         asset_ids: list[str],
-        messages: dict[str, int],
+        messages: Mapping[str, int | None],
         checks: list[Check],
-    ) -> dict[str, Any]:
+    ) -> RunReport:
         """The run report (see README for every key)."""
         hostiles = [oid for oid, h in self.hostile.items() if h]
         killed = sum(1 for oid in hostiles if oid in self.killed)
@@ -173,33 +182,26 @@ class MetricsCollector:
             if oid in self.first_launch_s and oid in self.first_detection_s
         ]
         p50, p95 = _percentile(reactions, 50), _percentile(reactions, 95)
-        report: dict[str, Any] = {
-            "scenario": scenario,
-            "seed": seed,
-            "sim_time_s": round(sim_time_s, 6),
-            "wall_time_s": round(wall_time_s, 3),
-            "threats": {
-                "total": len(hostiles),
-                "killed": killed,
-                "leaked": leaked,
-                "alive_at_end": len(hostiles) - killed - leaked,
-            },
-            "friendly_engaged": len(self.friendly_engaged),
-            "missiles_fired": self.missiles_fired,
-            "missiles_per_kill": round(self.missiles_fired / killed, 4) if killed else None,
-            "reaction_time_s": {
-                "p50": None if p50 is None else round(p50, 3),
-                "p95": None if p95 is None else round(p95, 3),
-            },
-            "assets": {a: self.asset_hits.get(a, 0) for a in asset_ids},
-            "launchers": {lid: {"fired": n} for lid, n in sorted(self.per_launcher.items())},
-            "messages": dict(messages),
-            "digest": self.digest,
-        }
+        report = RunReport(
+            scenario=scenario,
+            seed=seed,
+            sim_time_s=round(sim_time_s, 6),
+            wall_time_s=None if wall_time_s is None else round(wall_time_s, 3),
+            threats=Threats(len(hostiles), killed, leaked, len(hostiles) - killed - leaked),
+            friendly_engaged=len(self.friendly_engaged),
+            missiles_fired=self.missiles_fired,
+            missiles_per_kill=round(self.missiles_fired / killed, 4) if killed else None,
+            reaction_time_s=ReactionTime(
+                None if p50 is None else round(p50, 3), None if p95 is None else round(p95, 3)
+            ),
+            assets={a: self.asset_hits.get(a, 0) for a in asset_ids},
+            launchers={lid: LauncherFigures(n) for lid, n in sorted(self.per_launcher.items())},
+            messages=dict(messages),
+            digest=self.digest,
+        )
         results = []
         for check in checks:
             ok, seen = check.holds(report)
             value = seen if not isinstance(seen, float) or not math.isnan(seen) else None
-            results.append({"check": check.text, "ok": ok, "value": value})
-        report["expect"] = results
-        return report
+            results.append(CheckResult(check.text, ok, value))
+        return report.with_checks(results)

@@ -12,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import simpy
 
 from bmc.engine import clock
-from bmc.engine.metrics import MetricsCollector, parse_check
+from bmc.engine.metrics import MetricsCollector, message_counts, parse_check
 from bmc.engine.node import Node
+from bmc.engine.report import RunReport
 from bmc.engine.runner import cell_identities, external_nodes, make_nodes, replace_seed
 from bmc.engine.stats import is_statistical
 from bmc.keys import CellKeys
@@ -128,7 +129,7 @@ async def run_cell(
     stop: asyncio.Event | None = None,
     taps: Sequence[Tap] = (),
     deliveries: Mapping[str, Delivered] | None = None,
-) -> dict[str, Any]:
+) -> RunReport:
     """Run the cell in real time on the broker; return the report (with pacing figures).
 
     ``taps`` see every message under the topic root, as the monitor hears it; ``deliveries``
@@ -193,22 +194,17 @@ async def run_cell(
         sim_time_s=float(env.now),
         wall_time_s=clock.wall_seconds() - wall0,
         asset_ids=[a.id for a in s.assets],
-        messages={
-            "published": bus.stats.published,
-            "delivered": bus.stats.delivered,
-            "dropped": bus.stats.dropped,
-            "rejected": bus.stats.rejected_total,
-        },
+        messages=message_counts(bus.stats),
         checks=[parse_check(c) for c in s.expect if not is_statistical(c)],
     )
-    report["realtime"] = {
+    realtime = {
         "speed": options.speed,
         "pacing_lateness": pacer.lateness_summary(),
         "reconnects": bus.stats.reconnects,
         "sequence_gaps": sum(bus.stats.gaps.values()),
         "rejected_by_topic": {f"{t} ({r})": n for (t, r), n in sorted(bus.stats.rejected.items())},
     }
-    return report
+    return replace(report, realtime=realtime)
 
 
 async def _pace(

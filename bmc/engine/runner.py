@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import simpy
 
 from bmc.engine import clock
-from bmc.engine.metrics import MetricsCollector, parse_check
+from bmc.engine.metrics import MetricsCollector, message_counts, parse_check
 from bmc.engine.node import Node
+from bmc.engine.report import RunReport
 from bmc.engine.rng import RngStreams
 from bmc.engine.stats import is_statistical
 from bmc.engine.world import AssetZone, World
@@ -181,22 +181,16 @@ def start(cell: Cell) -> None:
         node.start()
 
 
-def report(cell: Cell, wall_time_s: float) -> dict[str, Any]:
+def report(cell: Cell, wall_time_s: float) -> RunReport:
     """The run report of ``cell`` as it stands."""
     s = cell.scenario
-    st = cell.bus.stats
     return cell.metrics.report(
         scenario=s.name,
         seed=cell.seed,
         sim_time_s=float(cell.env.now),
         wall_time_s=wall_time_s,
         asset_ids=[a.id for a in s.assets],
-        messages={
-            "published": st.published,
-            "delivered": st.delivered,
-            "dropped": st.dropped,
-            "rejected": st.rejected_total,
-        },
+        messages=message_counts(cell.bus.stats),
         checks=[parse_check(c) for c in s.expect if not is_statistical(c)],
     )
 
@@ -208,7 +202,7 @@ def run_virtual(
     steps: int = 20,
     taps: Sequence[Tap] = (),
     keys: CellKeys | None = None,
-) -> dict[str, Any]:
+) -> RunReport:
     """Run ``scenario`` in virtual time to its duration; return the report.
 
     ``taps`` see every published message in order (e.g. a recorder); ``keys`` seal the

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bmc.engine import runner
+from bmc.engine.report import RunReport
 from bmc.scenario import parse_scenario
 from protocols import messages as m
 
@@ -38,7 +39,7 @@ BASE: dict[str, Any] = {
 class Run:
     """A finished run: its report and every published message in order."""
 
-    report: dict[str, Any]
+    report: RunReport
     log: list[tuple[float, str, m.Message]] = field(default_factory=list)
 
     def bodies(self, kind: type) -> list[tuple[float, Any]]:
@@ -50,12 +51,11 @@ def simulate(data: dict[str, Any], seed: int | None = None) -> Run:
     """Validate ``data`` as a scenario, run it in virtual time, keep the log."""
     scenario = parse_scenario(data)
     cell = runner.build(scenario, seed)
-    run = Run({})
-    cell.bus.add_tap(lambda t, topic, _payload, msg: run.log.append((t, topic, msg)))
+    log: list[tuple[float, str, m.Message]] = []
+    cell.bus.add_tap(lambda t, topic, _payload, msg: log.append((t, topic, msg)))
     runner.start(cell)
     cell.env.run(until=scenario.duration_s)
-    run.report = runner.report(cell, 0.0)
-    return run
+    return Run(runner.report(cell, 0.0), log)
 
 
 @pytest.fixture

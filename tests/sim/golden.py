@@ -53,7 +53,7 @@ def compute() -> dict[str, str]:
     from bmc.engine.runner import run_virtual
     from bmc.scenario import load_scenario
 
-    return {p.stem: str(run_virtual(load_scenario(p))["digest"]) for p in CONFIGS}
+    return {p.stem: run_virtual(load_scenario(p)).digest for p in CONFIGS}
 
 
 def main(argv: list[str] | None = None) -> int:

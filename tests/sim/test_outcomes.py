@@ -6,37 +6,38 @@ import itertools
 from collections import Counter, defaultdict
 from typing import Any
 
+from bmc.engine.report import Threats
 from protocols import messages as m
 from tests.sim.conftest import simulate
 
 
 def test_pk_one_kills_every_reachable_threat(base: dict[str, Any]) -> None:
     run = simulate(base)
-    t = run.report["threats"]
-    assert t == {"total": 3, "killed": 3, "leaked": 0, "alive_at_end": 0}
+    t = run.report.threats
+    assert t == Threats(total=3, killed=3, leaked=0, alive_at_end=0)
     # Pk 1 and shoot-look-shoot: exactly one missile per kill.
-    assert run.report["missiles_fired"] == 3
-    assert run.report["assets"] == {"site": 0}
+    assert run.report.missiles_fired == 3
+    assert run.report.assets == {"site": 0}
 
 
 def test_pk_zero_every_threat_leaks(base: dict[str, Any]) -> None:
     base["launchers"][0]["pk"] = 0.0
     run = simulate(base)
-    t = run.report["threats"]
-    assert t["killed"] == 0
-    assert t["leaked"] == 3
-    assert run.report["assets"] == {"site": 3}
+    t = run.report.threats
+    assert t.killed == 0
+    assert t.leaked == 3
+    assert run.report.assets == {"site": 3}
     # It keeps trying while time allows: more than one missile per threat.
-    assert run.report["missiles_fired"] > 3
+    assert run.report.missiles_fired > 3
 
 
 def test_threat_outside_every_envelope_draws_no_launch(base: dict[str, Any]) -> None:
     # The launcher defends a point 60 km away from the attacked site.
     base["launchers"][0]["position"] = {"east_m": -60000, "north_m": 0}
     run = simulate(base)
-    assert run.report["missiles_fired"] == 0
+    assert run.report.missiles_fired == 0
     assert run.bodies(m.FireOrder) == []
-    assert run.report["threats"]["leaked"] == 3
+    assert run.report.threats.leaked == 3
 
 
 def test_too_high_for_the_envelope_draws_no_launch(base: dict[str, Any]) -> None:
@@ -55,15 +56,15 @@ def test_too_high_for_the_envelope_draws_no_launch(base: dict[str, Any]) -> None
     ]
     run = simulate(base)
     assert run.bodies(m.FireOrder) == []
-    assert run.report["missiles_fired"] == 0
+    assert run.report.missiles_fired == 0
 
 
 def test_weapons_hold_draws_no_launch(base: dict[str, Any]) -> None:
     base["fdc"] = {"weapons_control": "hold"}
     run = simulate(base)
     assert run.bodies(m.FireOrder) == []
-    assert run.report["missiles_fired"] == 0
-    assert run.report["threats"]["leaked"] == 3
+    assert run.report.missiles_fired == 0
+    assert run.report.threats.leaked == 3
     heartbeats = run.bodies(m.FdcHeartbeat)
     assert heartbeats and all(h.weapons_control == m.WeaponsControl.HOLD for _, h in heartbeats)
 
@@ -100,9 +101,9 @@ def test_friend_is_never_engaged(base: dict[str, Any]) -> None:
         }
     )
     run = simulate(base)
-    assert run.report["friendly_engaged"] == 0
+    assert run.report.friendly_engaged == 0
     assert "F1" not in {f.target_object_id for _, f in run.bodies(m.Flyout)}
-    assert run.report["threats"]["killed"] == 3
+    assert run.report.threats.killed == 3
 
 
 def test_salvo_two_fires_two_missiles_per_engagement(base: dict[str, Any]) -> None:
@@ -111,8 +112,8 @@ def test_salvo_two_fires_two_missiles_per_engagement(base: dict[str, Any]) -> No
     per_order = Counter(f.order_id for _, f in run.bodies(m.Flyout))
     assert per_order and set(per_order.values()) == {2}
     assert all(o.rounds == 2 for _, o in run.bodies(m.FireOrder))
-    assert run.report["missiles_fired"] == 2 * len(per_order)
-    assert run.report["threats"]["killed"] == 3
+    assert run.report.missiles_fired == 2 * len(per_order)
+    assert run.report.threats.killed == 3
 
 
 def test_shoot_look_shoot_reengages_after_a_miss(base: dict[str, Any]) -> None:
@@ -140,7 +141,7 @@ def test_lost_fire_orders_are_resent_and_executed_once(base: dict[str, Any]) -> 
     run = simulate(base, seed=0)
     orders = run.bodies(m.FireOrder)
     ids = Counter(o.order_id for _, o in orders)
-    dropped = run.report["messages"]["dropped"]
+    dropped = run.report.messages["dropped"]
     assert dropped > 0
     # Every lost copy was sent again, and nothing else was.
     assert len(orders) == len(ids) + dropped
@@ -148,14 +149,14 @@ def test_lost_fire_orders_are_resent_and_executed_once(base: dict[str, Any]) -> 
         s.order_id for _, s in run.bodies(m.EngagementStatus) if s.state == m.EngagementState.LAUNCHED
     )
     assert launched and set(launched.values()) == {1}
-    assert run.report["threats"]["killed"] == 3
+    assert run.report.threats.killed == 3
 
 
 def test_launcher_holds_without_heartbeat(base: dict[str, Any]) -> None:
     # Heartbeats are lost entirely: the launcher never arms, nothing is fired.
     base["links"] = {"heartbeat": {"loss": 0.999999}}
     run = simulate(base)
-    assert run.report["missiles_fired"] == 0
+    assert run.report.missiles_fired == 0
     states = [s.state for _, s in run.bodies(m.LauncherStatus)]
     assert m.LauncherState.READY not in states
 
@@ -196,4 +197,4 @@ def test_close_pair_seen_by_two_radars_both_killed(base: dict[str, Any]) -> None
     ]
     for seed in (1, 2, 3):
         run = simulate(base, seed=seed)
-        assert run.report["threats"]["killed"] == 2, (seed, run.report["threats"])
+        assert run.report.threats.killed == 2, (seed, run.report.threats)

@@ -100,7 +100,7 @@ def test_recording_does_not_change_the_run(recorded: dict[str, tuple[Path, dict[
     from bmc.engine.runner import run_virtual
     from bmc.scenario import load_scenario
 
-    plain = run_virtual(load_scenario(SIM_CONFIGS / "single_engagement.yaml"))
+    plain = run_virtual(load_scenario(SIM_CONFIGS / "single_engagement.yaml")).to_dict()
     assert _without_wall_time(plain) == _without_wall_time(recorded["single_engagement"][1])
 
 
@@ -112,7 +112,7 @@ def test_report_from_recording_equals_the_live_report(
     recorded: dict[str, tuple[Path, dict[str, Any]]], name: str
 ) -> None:
     path, live = recorded[name]
-    assert _without_wall_time(aar.report_from_recording(path)) == _without_wall_time(live)
+    assert _without_wall_time(aar.report_from_recording(path).to_dict()) == _without_wall_time(live)
 
 
 def test_bmc_report_writes_the_report_map_timeline_and_page(
@@ -212,7 +212,7 @@ def test_truncated_recording_gives_its_readable_part_and_says_where_it_stops(
     assert str(half) in error and "truncated" in error and f"of {len(data) // 2:,}" in error
     assert "\n" not in error
     partial = aar.report_from_recording(half)
-    assert partial["recording_problems"] and partial["messages"]["published"] == len(got)
+    assert partial.recording_problems and partial.messages["published"] == len(got)
 
 
 def test_corrupt_chunk_is_skipped_and_reported_the_rest_is_read(

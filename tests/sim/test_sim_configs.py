@@ -22,7 +22,7 @@ def test_there_are_scenarios() -> None:
 def test_scenario_meets_its_expectations(path: Path) -> None:
     scenario = load_scenario(path)
     assert scenario.expect, f"{path.name} has no expect block"
-    report = run_virtual(scenario)
+    report = run_virtual(scenario).to_dict()
     failed = [e for e in report["expect"] if not e["ok"]]
     assert not failed, f"{path.name}: {failed}"
     assert report["sim_time_s"] == pytest.approx(scenario.duration_s)

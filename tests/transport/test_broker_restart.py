@@ -147,7 +147,7 @@ def test_run_survives_a_broker_restart(
     # re-engages with 50 s to spare before the drones could reach the site (they need 90 s+).
     # Kill draws come from the world's seeded stream in detonation order, so the same
     # interceptors meet the same draws: kills, leakers and missiles equal the virtual run's.
-    clean = run_virtual(parse_scenario(scenario(external_launcher=False)))
+    clean = run_virtual(parse_scenario(scenario(external_launcher=False))).to_dict()
     assert clean["threats"] == {"total": 2, "killed": 2, "leaked": 0, "alive_at_end": 0}, clean["threats"]
     assert report["threats"] == clean["threats"], (report["threats"], clean["threats"])
     assert report["missiles_fired"] == clean["missiles_fired"], (

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bmc.cli import format_report
+from bmc.engine.report import RunReport
 from protocols import codec
 from protocols import messages as m
 from tests.transport.conftest import (
@@ -161,7 +161,7 @@ def test_garbage_is_dropped_counted_and_harmless(
     assert not missing, f"drops not reported: {missing}\nreported: {sorted(rejected)}"
     assert sum(rejected.values()) == report["messages"]["rejected"]
     # The text report shows the real-time section the JSON has.
-    text = format_report(report)
+    text = RunReport.from_dict(report).text()  # the JSON form read back gives the same text
     assert f"speed {float(SPEED):g}, pacing late p50" in text, text
     assert "0 reconnect(s)" in text
     assert any(line.startswith("rejected ") and line.endswith("(malformed)") for line in text.splitlines()), (

@@ -125,7 +125,7 @@ def test_killed_launcher_is_declared_lost_and_its_target_reassigned(
     # seeded stream in detonation order: the same interceptors meet the same draws as in the
     # virtual run without L1, so kills, leakers and missiles are equal, not merely close.
     without_l1 = dict(data, launchers=[x for x in data["launchers"] if x["id"] != "L1"])
-    clean = run_virtual(parse_scenario(without_l1))
+    clean = run_virtual(parse_scenario(without_l1)).to_dict()
     assert clean["threats"] == {"total": 3, "killed": 3, "leaked": 0, "alive_at_end": 0}, clean["threats"]
     assert report["threats"] == clean["threats"], (report["threats"], clean["threats"])
     assert report["missiles_fired"] == clean["missiles_fired"], (

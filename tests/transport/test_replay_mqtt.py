@@ -46,7 +46,7 @@ def _record(tmp_path: Path) -> tuple[Path, list[RecordedMessage]]:
     scenario = load_scenario(scenario_path)
     path = tmp_path / "short.mcap"
     recorder = open_recorder(path, scenario, source=scenario_path)
-    close_recorder(recorder, run_virtual(scenario, taps=[recorder]))
+    close_recorder(recorder, run_virtual(scenario, taps=[recorder]).to_dict())
     return path, list(read_recording(path).messages())
 
 
@@ -149,7 +149,7 @@ def test_recorded_realtime_run_reports_as_it_ran_and_replays(
     recording = read_recording(rec)
     assert recording.meta("bmc.scenario")["mode"] == "realtime"
     assert recording.meta("bmc.scenario")["speed"] == "20.0"
-    rebuilt = report_from_recording(rec)
+    rebuilt = report_from_recording(rec).to_dict()
     assert {k: v for k, v in rebuilt.items() if k != "wall_time_s"} == {
         k: v for k, v in live.items() if k != "wall_time_s"
     }

@@ -248,7 +248,7 @@ def test_a_scenario_may_carry_statistical_checks_and_a_single_run_skips_them() -
         "expect": ["leaked.mean <= 0.5", "P(leaked == 0) >= 0.9", "leaked <= 0"],
     }
     assert parse_scenario(data).expect == data["expect"]
-    assert [e["check"] for e in simulate(data).report["expect"]] == ["leaked <= 0"]
+    assert [e.check for e in simulate(data).report.expect] == ["leaked <= 0"]
     with pytest.raises(ScenarioError, match="unknown asset 'nowhere'"):
         parse_scenario({**BASE, "expect": ["P(assets.nowhere > 0) <= 0.1"]})
 
