@@ -24,6 +24,7 @@ from bmc.engine.threads import pin_blas_threads
 from bmc.keys import roles_of
 from bmc.scenario import DEFAULT_LIMITS, Limits, Scenario, ScenarioError, load_scenario
 from protocols.auth import OPERATOR
+from protocols.errors import UsageError
 from protocols.mqtt import BrokerConfig, BrokerError
 
 BROKER_CONF = """\
@@ -92,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
         "--json", type=Path, metavar="PATH", help="also write the report as JSON ('-' for stdout)"
     )
     run.add_argument("--quiet", action="store_true", help="no progress and no table")
+    run.add_argument(
+        "--junit", type=Path, metavar="PATH", help="also write each expect check as a JUnit XML test case"
+    )
     run.add_argument(
         "--record",
         type=Path,
@@ -326,17 +330,13 @@ def _cell_keys(args: argparse.Namespace, scenario: Scenario, local: list[str], *
     """The keys of identities ``local``: from --keys, or derived with --insecure-demo-keys
     (warned); ScenarioError pointing to `bmc keys init` without either."""
     from bmc.keys import DEMO_WARNING, NO_KEYS, derived, load_keys
-    from protocols.auth import AuthError
 
     args.identities = set(local)  # who this process is, on the broker too (--credentials)
 
     if args.keys is not None:
         if args.insecure_demo_keys:
             raise ScenarioError("give --keys DIR or --insecure-demo-keys, not both")
-        try:
-            return load_keys(scenario, args.keys, local, orders=orders)
-        except AuthError as exc:
-            raise ScenarioError(str(exc)) from None
+        return load_keys(scenario, args.keys, local, orders=orders)
     if args.insecure_demo_keys:
         print(DEMO_WARNING, file=sys.stderr)
         return derived(scenario)
@@ -346,19 +346,16 @@ def _cell_keys(args: argparse.Namespace, scenario: Scenario, local: list[str], *
 def _broker(args: argparse.Namespace) -> BrokerConfig:
     if not args.mqtt:
         raise ScenarioError("--mqtt URL (or BMC_MQTT_URL) is needed")
-    try:
-        return BrokerConfig.from_url(
-            args.mqtt,
-            username=args.username,
-            password=args.password,
-            client_id=args.client_id,
-            tls=bool(args.tls_ca),
-            ca_file=args.tls_ca,
-            cert_file=args.tls_cert,
-            key_file=args.tls_key,
-        )
-    except BrokerError as exc:
-        raise ScenarioError(str(exc)) from None
+    return BrokerConfig.from_url(
+        args.mqtt,
+        username=args.username,
+        password=args.password,
+        client_id=args.client_id,
+        tls=bool(args.tls_ca),
+        ca_file=args.tls_ca,
+        cert_file=args.tls_cert,
+        key_file=args.tls_key,
+    )
 
 
 def _progress(stream: TextIO, tty: bool = True) -> Any:
@@ -387,12 +384,8 @@ def _options(args: argparse.Namespace, speed: float | None, keys: Any, scenario:
     credentials = None
     if args.credentials is not None:
         from bmc.broker_acl import load_credentials
-        from protocols.auth import AuthError
 
-        try:
-            credentials = load_credentials(args.credentials, sorted(args.identities))
-        except AuthError as exc:
-            raise ScenarioError(str(exc)) from None
+        credentials = load_credentials(args.credentials, sorted(args.identities))
     broker = _broker(args)
     run = getattr(args, "run", None)
     if run:
@@ -420,15 +413,11 @@ def _broker_config(args: argparse.Namespace) -> int:
     if args.scenario is None or args.out is None:
         raise ScenarioError("--acl needs --scenario S and --out DIR")
     from bmc.broker_acl import write_broker_config
-    from protocols.auth import AuthError
 
     scenario = _load(args)
-    try:
-        written = write_broker_config(
-            scenario, args.out, port=args.port, tls=args.tls, root=_root(args, scenario)
-        )
-    except AuthError as exc:
-        raise ScenarioError(str(exc)) from None
+    written = write_broker_config(
+        scenario, args.out, port=args.port, tls=args.tls, root=_root(args, scenario)
+    )
     print(f"wrote {len(written)} files to {args.out} (passwords only as hashes, clear ones owner-only):")
     print(f"  broker:  mosquitto -c {args.out / 'mosquitto.conf'}")
     print(f"  clients: bmc run/node/hil ... --credentials {args.out / 'clients'}")
@@ -472,13 +461,9 @@ def _command(args: argparse.Namespace) -> int:
 
 def _keys_init(args: argparse.Namespace) -> int:
     from bmc.keys import init_keys
-    from protocols.auth import AuthError
 
     scenario = _load(args)
-    try:
-        written = init_keys(scenario, args.out)
-    except AuthError as exc:
-        raise ScenarioError(str(exc)) from None
+    written = init_keys(scenario, args.out)
     print(f"wrote {len(written)} files to {args.out} (owner-only; keys are never printed):")
     for path in written:
         print(f"  {path.name}")
@@ -546,6 +531,15 @@ def _run(args: argparse.Namespace) -> int:
                 args.json.write_text(text, encoding="utf-8")
             except OSError as exc:
                 raise ScenarioError(f"{args.json}: cannot write report: {exc.strerror}") from None
+    if args.junit is not None:
+        from bmc import junit
+
+        junit.write(
+            args.junit,
+            f"bmc run {report.scenario} (seed {report.seed})",
+            junit.report_cases(report),
+            report.wall_time_s or 0.0,
+        )
     if not args.quiet and str(args.json) != "-":
         print(report.text())
         if recorder is not None:
@@ -598,6 +592,12 @@ def _sweep_args(sub: Any) -> None:
     sw.add_argument("--out", type=Path, help="output directory (default sweeps/<scenario name>)")
     sw.add_argument("--fresh", action="store_true", help="discard the runs a previous sweep left in --out")
     sw.add_argument(
+        "--junit",
+        type=Path,
+        metavar="PATH",
+        help="also write each check x combination as a JUnit XML test case",
+    )
+    sw.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -636,6 +636,16 @@ def _sweep(args: argparse.Namespace) -> int:
             f"bmc: sweep interrupted; finished runs are kept in {out}: run again to resume", file=sys.stderr
         )
         raise
+    if args.junit is not None:
+        from bmc import junit
+
+        suite = f"bmc sweep {result.scenario} ({result.runs} runs x {len(result.combinations)} combinations)"
+        junit.write(
+            args.junit,
+            suite,
+            junit.sweep_cases(result.scenario, result.checks, seen_text),
+            result.wall_time_s,
+        )
     if not args.quiet:
         print(format_summary(result))
         print(f"wrote {', '.join(str(f) for f in result.files)}")
@@ -717,20 +727,16 @@ def _open_recording(args: argparse.Namespace, scenario: Any) -> Any:
     if args.record is None:
         return None
     from bmc.record import open_recorder
-    from protocols.recording import RecordingError
 
-    try:
-        return open_recorder(
-            args.record,
-            scenario,
-            source=args.scenario,
-            seed=args.seed,
-            mode="realtime" if args.mqtt else "virtual",
-            speed=args.speed if args.mqtt else None,
-            root=_root(args, scenario) if args.mqtt else None,  # a virtual run has one root
-        )
-    except RecordingError as exc:
-        raise ScenarioError(str(exc)) from None
+    return open_recorder(
+        args.record,
+        scenario,
+        source=args.scenario,
+        seed=args.seed,
+        mode="realtime" if args.mqtt else "virtual",
+        speed=args.speed if args.mqtt else None,
+        root=_root(args, scenario) if args.mqtt else None,  # a virtual run has one root
+    )
 
 
 def _close_recording(recorder: Any, report: RunReport | None) -> None:
@@ -804,16 +810,12 @@ def _replay_progress(stream: TextIO) -> Any:
 
 def _replay(args: argparse.Namespace) -> int:
     from bmc.replay import PACING_TOLERANCE_MS, replay_into_fdc, replay_to_mqtt
-    from protocols.recording import RecordingError
 
     overrides = list(args.set) + ([f"fdc.doctrine={args.doctrine}"] if args.doctrine else [])
     if args.into == "fdc":
         if args.t_from is not None or args.t_to is not None:
             raise ScenarioError("--from and --to apply to a replay onto a broker, not --into fdc")
-        try:
-            fdc = replay_into_fdc(args.recording, overrides)
-        except RecordingError as exc:
-            raise ScenarioError(str(exc)) from None
+        fdc = replay_into_fdc(args.recording, overrides)
         what = f" with {', '.join(overrides)}" if overrides else ""
         n_rec = len({s.order.order_id for s in fdc.recorded})
         n_rep = len({s.order.order_id for s in fdc.replayed})
@@ -839,7 +841,7 @@ def _replay(args: argparse.Namespace) -> int:
         result = asyncio.run(
             replay_to_mqtt(args.recording, broker, args.speed, args.t_from, args.t_to, progress)
         )
-    except (RecordingError, BrokerError, ValueError) as exc:
+    except ValueError as exc:  # recording and broker errors are UsageErrors: they pass
         raise ScenarioError(str(exc)) from None
     pacing = result.pacing()
     if not args.quiet:
@@ -859,12 +861,9 @@ def _replay(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from bmc.aar import write_report
-    from protocols.recording import RecordingError
 
     try:
         analysis = write_report(args.recording, args.out)
-    except RecordingError as exc:
-        raise ScenarioError(str(exc)) from None
     except OSError as exc:
         raise ScenarioError(f"{args.out}: cannot write the report: {exc.strerror or exc}") from None
     report = analysis.report
@@ -907,7 +906,7 @@ def main(argv: list[str] | None = None) -> int:
             return _report(args)
         if args.command == "broker-config":
             return _broker_config(args)
-    except ScenarioError as exc:
+    except UsageError as exc:
         for line in str(exc).splitlines():
             print(f"bmc: {line}", file=sys.stderr)
         return EXIT_BAD_INPUT

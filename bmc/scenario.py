@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bmc.engine import detmath
 from bmc.engine.stats import parse_sweep_check
+from protocols.errors import UsageError
 
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
 """Node, asset and threat ids: letters, digits, '_' and '-' (they appear in MQTT topics)."""
@@ -52,7 +53,7 @@ KIND_DEFAULTS: dict[str, tuple[float, float]] = {
 }
 
 
-class ScenarioError(ValueError):
+class ScenarioError(UsageError, ValueError):
     """An unreadable or invalid scenario: ``str()`` is one line naming file, field and value."""
 
 

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from protocols import wire
+from protocols.errors import UsageError
 
 SEAL_FIELD = 30
 """``Envelope`` field number of the seal."""
@@ -87,7 +88,7 @@ PUBLISHES: dict[str, frozenset[str]] = {
 """Channels a node of each kind publishes on its own topics."""
 
 
-class AuthError(ValueError):
+class AuthError(UsageError, ValueError):
     """A key directory or key file that cannot be used; the message names it and says what to do."""
 
 

@@ -42,6 +42,7 @@ import simpy
 from protocols import auth, codec
 from protocols import messages as m
 from protocols.bus import Inbox, Tap
+from protocols.errors import UsageError
 from protocols.topics import CHANNELS, Topics, matches
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class Login:
         return cfg
 
 
-class BrokerError(RuntimeError):
+class BrokerError(UsageError, RuntimeError):
     """A broker URL or option that cannot be used; the message names it."""
 
 

@@ -53,6 +53,7 @@ from mcap.writer import CompressionType, Writer
 
 from protocols import codec
 from protocols import messages as m
+from protocols.errors import UsageError
 from protocols.topics import CHANNELS
 
 FORMAT = "bmc-recording/1"
@@ -74,20 +75,7 @@ _MAGIC = b"\x89MCAP0\r\n"
 _U32 = 0xFFFFFFFF
 
 
-def log_record(time_s: float, topic: str, payload: bytes) -> bytes:
-    """Canonical bytes of one message-log entry, as hashed into the run digest:
-    time (float64 LE), topic length (u32 LE), topic UTF-8, payload length (u32 LE), payload."""
-    return log_record_head(time_s, topic, len(payload)) + payload
-
-
-def log_record_head(time_s: float, topic: str, payload_size: int) -> bytes:
-    """:func:`log_record` up to its payload: a hash can take the payload after it without
-    copying both into one buffer first."""
-    t = topic.encode("utf-8")
-    return struct.pack("<dI", time_s, len(t)) + t + struct.pack("<I", payload_size)
-
-
-class RecordingError(ValueError):
+class RecordingError(UsageError, ValueError):
     """A recording that cannot be written, or read to its end. ``str()`` is one line naming
     the file and where it stopped; what was read before still counts."""
 

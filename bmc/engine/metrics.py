@@ -19,7 +19,7 @@ import numpy as np
 
 from bmc.engine.report import CheckResult, LauncherFigures, ReactionTime, RunReport, Threats
 from protocols import messages as m
-from protocols.recording import log_record_head
+from protocols.logrecord import log_record_head
 
 COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "<=": operator.le,

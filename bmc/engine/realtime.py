@@ -28,6 +28,7 @@ from bmc.scenario import Scenario
 from protocols import messages as m
 from protocols.auth import MONITOR, Keyring
 from protocols.bus import Tap
+from protocols.errors import UsageError
 from protocols.mqtt import BrokerConfig, Delivered, Login, MqttBus, MqttEndpoint, birth_base
 from protocols.topics import Topics, root_for
 
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[float, float], None]
 
 
-class RealtimeError(RuntimeError):
+class RealtimeError(UsageError, RuntimeError):
     """A real-time run that cannot start or go on; the message says why."""
 
 

@@ -23,7 +23,8 @@ from bmc import aar
 from bmc.cli import main
 from bmc.replay import replay_into_fdc
 from protocols import messages as m
-from protocols.recording import RecordingError, log_record, read_recording
+from protocols.logrecord import log_record
+from protocols.recording import RecordingError, read_recording
 
 ROOT = Path(__file__).resolve().parents[2]
 SIM_CONFIGS = ROOT / "sim_configs"

@@ -31,29 +31,12 @@ import paho.mqtt.client as paho
 import pytest
 import yaml
 
+from bmc.testing import HOST, Broker, BrokerStartError
 from protocols import codec
 from protocols import messages as m
 
 REPO = Path(__file__).resolve().parents[2]
 SIM_CONFIGS = REPO / "sim_configs"
-HOST = "127.0.0.1"
-"""The only address any test talks to."""
-
-START_TIMEOUT_S = 5.0
-"""How long mosquitto may take to accept connections."""
-
-
-def _mosquitto() -> str:
-    found = shutil.which("mosquitto") or next(
-        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.access(p, os.X_OK)), None
-    )
-    if found is None:
-        pytest.fail(
-            "mosquitto is not installed (not on PATH, nor /usr/sbin/mosquitto): the transport tests need "
-            "a real broker; install it (apt-get install mosquitto mosquitto-clients)",
-            pytrace=False,
-        )
-    return found
 
 
 def _client_tool(name: str) -> str:
@@ -63,91 +46,7 @@ def _client_tool(name: str) -> str:
     return found
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def port_open(port: int) -> bool:
-    """True when something accepts TCP connections on 127.0.0.1:``port``."""
-    try:
-        with socket.create_connection((HOST, port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
 # ---------------------------------------------------------------- broker
-
-
-class Broker:
-    """A mosquitto process of one test. Its config needs no file mosquitto must write:
-    running as root, mosquitto drops to the ``mosquitto`` user after reading it."""
-
-    def __init__(self, directory: Path) -> None:
-        self.exe = _mosquitto()
-        self.port = free_port()
-        self.url = f"mqtt://{HOST}:{self.port}"
-        self.conf = directory / "mosquitto.conf"
-        self.conf.write_text(
-            f"listener {self.port} {HOST}\n"
-            "allow_anonymous true\n"
-            "set_tcp_nodelay true\n"
-            "persistence false\n"
-            "max_inflight_messages 1000\n"
-            "max_queued_messages 10000\n",
-            encoding="utf-8",
-        )
-        self.log_path = directory / "mosquitto.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def running(self) -> bool:
-        """True while the broker process is alive."""
-        return self.proc is not None and self.proc.poll() is None
-
-    def log(self) -> str:
-        """Everything mosquitto wrote so far."""
-        return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
-
-    def start(self) -> None:
-        """Start (or restart) on the same port and wait until it accepts connections."""
-        assert not self.running, "broker already running"
-        with self.log_path.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [self.exe, "-c", str(self.conf)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not port_open(self.port):
-            if self.proc.poll() is not None:
-                pytest.fail(
-                    f"mosquitto exited with {self.proc.returncode} on port {self.port}:\n{self.log()}",
-                    pytrace=False,
-                )
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"mosquitto did not accept connections on {HOST}:{self.port} within "
-                    f"{START_TIMEOUT_S:g} s:\n{self.log()}",
-                    pytrace=False,
-                )
-            time.sleep(0.02)
-
-    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout_s: float = 5.0) -> None:
-        """Send ``sig`` and wait for the process to end (SIGKILL if it does not)."""
-        proc = self.proc
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout_s)
 
 
 @pytest.fixture
@@ -155,9 +54,12 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
     """A running private mosquitto; killed at teardown whatever happened."""
     directory = tmp_path / "broker"
     directory.mkdir()
-    b = Broker(directory)
     try:
+        b = Broker(directory)
         b.start()
+    except BrokerStartError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
         yield b
     finally:
         b.stop(signal.SIGKILL)

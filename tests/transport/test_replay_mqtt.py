@@ -18,6 +18,7 @@ from bmc.keys import derived
 from bmc.record import close_recorder, open_recorder
 from bmc.replay import PACING_TOLERANCE_MS, replay_into_fdc, replay_to_mqtt
 from bmc.scenario import load_scenario, parse_scenario
+from bmc.testing import free_port
 from protocols import codec
 from protocols import messages as m
 from protocols.mqtt import BrokerConfig
@@ -26,7 +27,6 @@ from tests.transport.conftest import (
     BmcRunner,
     Broker,
     Subscriber,
-    free_port,
     no_traceback,
     read_report,
     short_single_engagement,

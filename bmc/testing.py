@@ -1,0 +1,127 @@
+"""Test support shipped with the package: a private Mosquitto on a free loopback port.
+
+Used by this project's tests and benchmarks and by the pytest plugin (``bmc_broker``), so a
+user's suite talks to a real broker the same way ours does. Only 127.0.0.1 is ever used.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from protocols.errors import UsageError
+
+HOST = "127.0.0.1"
+"""The only address a test broker listens on."""
+
+START_TIMEOUT_S = 5.0
+"""How long mosquitto may take to accept connections."""
+
+CONF = (
+    "listener {port} 127.0.0.1\n"
+    "allow_anonymous true\n"
+    "set_tcp_nodelay true\n"
+    "persistence false\n"
+    "max_inflight_messages 1000\n"
+    "max_queued_messages 10000\n"
+)
+"""The test broker's configuration: loopback only, nothing written to disk by mosquitto
+(running as root it drops to the ``mosquitto`` user after reading the file)."""
+
+
+class BrokerStartError(UsageError):
+    """Mosquitto is missing, or did not start; the message says which and how to fix it."""
+
+
+def find_mosquitto() -> str:
+    """The mosquitto executable; BrokerStartError naming the Debian package when there is none."""
+    found = shutil.which("mosquitto") or next(
+        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.access(p, os.X_OK)), None
+    )
+    if found is None:
+        raise BrokerStartError(
+            "mosquitto is not installed (not on PATH, nor /usr/sbin/mosquitto): tests against a real "
+            "broker need it; install it (apt-get install mosquitto mosquitto-clients)"
+        )
+    return found
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int) -> bool:
+    """True when something accepts TCP connections on 127.0.0.1:``port``."""
+    try:
+        with socket.create_connection((HOST, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+class Broker:
+    """A mosquitto process with its configuration and log in ``directory``; restartable on the
+    same port."""
+
+    def __init__(self, directory: Path, extra_conf: str = "") -> None:
+        self.exe = find_mosquitto()
+        self.port = free_port()
+        self.url = f"mqtt://{HOST}:{self.port}"
+        self.conf = directory / "mosquitto.conf"
+        self.conf.write_text(CONF.format(port=self.port) + extra_conf, encoding="utf-8")
+        self.log_path = directory / "mosquitto.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def running(self) -> bool:
+        """True while the broker process is alive."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def log(self) -> str:
+        """Everything mosquitto wrote so far."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
+
+    def start(self) -> None:
+        """Start (or restart) on the same port and wait until it accepts connections."""
+        if self.running:
+            raise BrokerStartError(f"the broker on port {self.port} is already running")
+        with self.log_path.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [self.exe, "-c", str(self.conf)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not port_open(self.port):
+            if self.proc.poll() is not None:
+                raise BrokerStartError(
+                    f"mosquitto exited with {self.proc.returncode} on port {self.port}:\n{self.log()}"
+                )
+            if time.monotonic() > deadline:
+                self.stop(signal.SIGKILL)
+                raise BrokerStartError(
+                    f"mosquitto did not accept connections on {HOST}:{self.port} within "
+                    f"{START_TIMEOUT_S:g} s:\n{self.log()}"
+                )
+            time.sleep(0.02)
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout_s: float = 5.0) -> None:
+        """Send ``sig`` and wait for the process to end (SIGKILL if it does not)."""
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout_s)
