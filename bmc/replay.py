@@ -41,7 +41,7 @@ from protocols.recording import (
     payload_digest,
     read_recording,
 )
-from protocols.topics import CHANNELS, Topics, root_for
+from protocols.topics import Topics, parse_topic, root_for
 
 PACING_TOLERANCE_MS = {"p99_ms": 10.0, "max_ms": 100.0}
 """How late a replayed publication may leave its recorded-pace deadline (publisher side).
@@ -167,8 +167,8 @@ def _float(text: str | None) -> float | None:
 
 
 def _qos(topic: str) -> tuple[int, bool]:
-    spec = CHANNELS.get(topic.rsplit("/", 1)[-1])
-    return (spec.qos, spec.retained) if spec else (1, False)
+    parts = parse_topic(topic)
+    return (parts.channel.qos, parts.channel.retained) if parts else (1, False)
 
 
 async def replay_to_mqtt(

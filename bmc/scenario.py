@@ -23,24 +23,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bmc.engine import detmath
 from bmc.engine.stats import parse_sweep_check
 from protocols.errors import UsageError
+from protocols.topics import CHANNELS as TOPIC_CHANNELS
 
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
 """Node, asset and threat ids: letters, digits, '_' and '-' (they appear in MQTT topics)."""
 
 ThreatKind = Literal["drone", "cruise_missile", "fighter", "helicopter", "transport"]
 
-CHANNELS = (
-    "tracks",
-    "truth",
-    "order",
-    "engagement",
-    "status",
-    "flyout",
-    "detonation",
-    "heartbeat",
-    "command",
-    "state",
-)
+CHANNELS = tuple(TOPIC_CHANNELS)
 """Message channels (last topic level) that ``links`` may configure."""
 
 KIND_DEFAULTS: dict[str, tuple[float, float]] = {

@@ -27,6 +27,7 @@ from typing import Any
 from bmc.engine import clock
 from bmc.engine.realtime import RealtimeError, RealtimeOptions, node_kind, world_clock, world_time
 from bmc.engine.rng import RngStreams
+from bmc.engine.runner import radar_params
 from bmc.scenario import Radar, Scenario
 from hil.framing import Frame, FrameError, frame_message, message_frame
 from hil.node import LauncherBridgeNode, SensorBridgeNode, environment
@@ -198,8 +199,9 @@ async def run_bridge(
             )
         else:
             assert radar is not None
+            model, tracker = radar_params(radar, s.enu(radar.position))
             node = SensorBridgeNode(
-                env, bus, topics, rng, radar, s.enu(radar.position), device, life, timeout_s
+                env, bus, topics, rng, radar.id, model, tracker, radar.scan_period_s, device, life, timeout_s
             )
         node.start()
         bridged = node

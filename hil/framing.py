@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from protocols import codec
 from protocols import messages as m
+from protocols.topics import CHANNELS
 
 MAX_PAYLOAD = 4096
 """Largest payload (protobuf bytes) of one frame; larger frames are refused on both sides."""
@@ -36,20 +37,9 @@ MAX_ENCODED = MAX_BODY + MAX_BODY // 254 + 2
 
 DELIMITER = b"\x00"
 
-FRAME_TYPES: dict[str, int] = {
-    "track_report": 1,
-    "truth_report": 2,
-    "fire_order": 3,
-    "engagement_status": 4,
-    "launcher_status": 5,
-    "flyout": 6,
-    "detonation": 7,
-    "fdc_heartbeat": 8,
-    "operator_command": 9,
-    "node_state": 10,
-}
-"""``Envelope`` body field name -> frame type. Stable: firmware hard-codes these numbers
-(each is the body's ``Envelope`` field number minus 9)."""
+FRAME_TYPES: dict[str, int] = {c.field: c.frame_type for c in CHANNELS.values()}
+"""``Envelope`` body field name -> frame type (from the channel table). Stable: firmware
+hard-codes these numbers (each is the body's ``Envelope`` field number minus 9)."""
 
 TYPE_NAMES: dict[int, str] = {v: k for k, v in FRAME_TYPES.items()}
 

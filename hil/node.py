@@ -18,12 +18,13 @@ import numpy as np
 import simpy
 
 from bmc.engine.node import Node
-from bmc.scenario import Launcher, Radar
+from bmc.scenario import Launcher
 from protocols import messages as m
 from protocols.bus import Bus
 from protocols.topics import Topics
-from sensors.detection import enu_to_polar, horizon_range_m
+from sensors.detection import RadarModel, enu_to_polar, horizon_range_m
 from sensors.radar import RadarNode, track_report
+from sensors.tracker import TrackerParams
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +205,7 @@ class _Scan:
 
 
 class SensorBridgeNode(_BridgeNode, RadarNode):
-    """Radar ``config.id`` played by a sensor board: truth in the radar's own frame goes to
+    """Radar ``radar_id`` played by a sensor board: truth in the radar's own frame goes to
     the board at every scan; its plots go through the radar's tracker (or its tracks go
     straight out) on the radar's track topic.
 
@@ -223,13 +224,16 @@ class SensorBridgeNode(_BridgeNode, RadarNode):
         bus: Bus,
         topics: Topics,
         rng: np.random.Generator,
-        config: Radar,
-        position_m: tuple[float, float, float],
+        radar_id: str,
+        model: RadarModel,
+        tracker: TrackerParams,
+        scan_period_s: float,
         device: DeviceSide,
         life: Callable[[], int],
         device_timeout_s: float,
     ) -> None:
-        super().__init__(env, bus, topics, rng, config, position_m)
+        super().__init__(env, bus, topics, rng, radar_id, model, tracker, scan_period_s)
+        position_m = model.position_m
         self.device = device
         self.life = life
         self.device_timeout_s = device_timeout_s

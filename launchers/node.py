@@ -6,7 +6,6 @@ import numpy as np
 import simpy
 
 from bmc.engine.node import Node, Process
-from bmc.scenario import Launcher
 from launchers.core import Activity, CancelledError, LauncherCore, LauncherParams
 from protocols import messages as m
 from protocols.bus import Bus
@@ -75,29 +74,14 @@ class LauncherNode(Node):
         bus: Bus,
         topics: Topics,
         rng: np.random.Generator,
-        config: Launcher,
-        position_m: tuple[float, float, float],
+        params: LauncherParams,
+        status_period_s: float,
         key: bytes,
-        fdc_id: str,
     ) -> None:
-        super().__init__(config.id, env, bus, topics, rng)
-        self.config = config
-        self.position_m = position_m
-        self.fdc_id = fdc_id
-        params = LauncherParams(
-            launcher_id=config.id,
-            fdc_id=fdc_id,
-            position_m=position_m,
-            missiles=config.missiles,
-            reaction_time_s=config.reaction_time_s,
-            salvo_interval_s=config.salvo_interval_s,
-            reload_time_s=config.reload_time_s,
-            min_range_m=config.min_range_m,
-            max_range_m=config.max_range_m,
-            min_altitude_m=config.min_altitude_m,
-            max_altitude_m=config.max_altitude_m,
-            heartbeat_timeout_s=config.heartbeat_timeout_s,
-        )
+        super().__init__(params.launcher_id, env, bus, topics, rng)
+        self.params = params
+        self.status_period_s = status_period_s
+        self.fdc_id = params.fdc_id
         self.core = LauncherCore(
             params, key, SimClock(env), self._send, lambda activity: SimTask(env, activity)
         )
@@ -115,7 +99,7 @@ class LauncherNode(Node):
             self.heartbeat_event.succeed()
 
     def _watchdog(self) -> Process:
-        timeout = self.config.heartbeat_timeout_s
+        timeout = self.params.heartbeat_timeout_s
         while True:
             if self.last_heartbeat_s is None:
                 yield self.heartbeat_event
@@ -135,7 +119,7 @@ class LauncherNode(Node):
 
     def setup(self) -> None:
         self.core.start()
-        period = self.config.status_period_s
+        period = self.status_period_s
         self.every(period, lambda: self.core.status("periodic"), first_s=period)
         self.on(self.topics.topic("launcher", self.id, "order"), self._on_order)
         self.on(self.topics.topic("fdc", self.fdc_id, "heartbeat"), self._on_heartbeat)

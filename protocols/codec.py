@@ -26,6 +26,7 @@ from google.protobuf.unknown_fields import UnknownFieldSet as _UnknownFieldSet
 from protocols import messages as m
 from protocols import wire
 from protocols.generated import bmc_v1_pb2 as _pb
+from protocols.topics import CHANNELS
 
 # The generated stubs type enum fields as the protobuf enum classes; the
 # boundary converts to and from our IntEnums, so treat the module dynamically.
@@ -188,21 +189,25 @@ def _fill_node_state(p: Any, s: m.NodeState) -> None:
     p.speed = s.speed
 
 
-_FILL: dict[type, tuple[str, Callable[[Any, Any], None]]] = {
-    m.TrackReport: ("track_report", _fill_track_report),
-    m.TruthReport: ("truth_report", _fill_truth_report),
-    m.FireOrder: ("fire_order", _fill_fire_order),
-    m.EngagementStatus: ("engagement_status", _fill_engagement),
-    m.LauncherStatus: ("launcher_status", _fill_launcher_status),
-    m.Flyout: ("flyout", _fill_flyout),
-    m.Detonation: ("detonation", _fill_detonation),
-    m.FdcHeartbeat: ("fdc_heartbeat", _fill_heartbeat),
-    m.OperatorCommand: ("operator_command", _fill_command),
-    m.NodeState: ("node_state", _fill_node_state),
+_FILLERS: dict[type, Callable[[Any, Any], None]] = {
+    m.TrackReport: _fill_track_report,
+    m.TruthReport: _fill_truth_report,
+    m.FireOrder: _fill_fire_order,
+    m.EngagementStatus: _fill_engagement,
+    m.LauncherStatus: _fill_launcher_status,
+    m.Flyout: _fill_flyout,
+    m.Detonation: _fill_detonation,
+    m.FdcHeartbeat: _fill_heartbeat,
+    m.OperatorCommand: _fill_command,
+    m.NodeState: _fill_node_state,
 }
 
-BODY_FIELDS: dict[type, str] = {cls: name for cls, (name, _) in _FILL.items()}
-"""Body class -> name of its field in ``Envelope.body`` (also the serial frame type)."""
+BODY_FIELDS: dict[type, str] = {c.body: c.field for c in CHANNELS.values()}
+"""Body class -> name of its field in ``Envelope.body`` (from the channel table)."""
+
+_FILL: dict[type, tuple[str, Callable[[Any, Any], None]]] = {
+    cls: (name, _FILLERS[cls]) for cls, name in BODY_FIELDS.items()
+}
 
 
 # Batches straight to wire bytes: fields in field-number order, as protobuf writes them

@@ -43,7 +43,7 @@ from protocols import auth, codec
 from protocols import messages as m
 from protocols.bus import Inbox, Tap
 from protocols.errors import UsageError
-from protocols.topics import CHANNELS, Topics, matches
+from protocols.topics import CHANNELS, Topics, matches, parse_topic
 
 log = logging.getLogger(__name__)
 
@@ -453,8 +453,8 @@ class MqttEndpoint:
             self._send(*publication)
 
     async def _subscribe_on(self, client: aiomqtt.Client, topic_filter: str) -> None:
-        ch = topic_filter.rsplit("/", 1)[-1]
-        qos = CHANNELS[ch].qos if ch in CHANNELS else 1
+        parts = parse_topic(topic_filter)
+        qos = parts.channel.qos if parts is not None else 1
         with contextlib.suppress(aiomqtt.MqttError):
             await client.subscribe(topic_filter, qos=qos)
 
@@ -672,18 +672,7 @@ class MqttEndpoint:
 class MqttBus:
     """The bus of real-time runs: endpoints connect to a real broker."""
 
-    delivery_order = (
-        "order",
-        "command",
-        "heartbeat",
-        "engagement",
-        "status",
-        "state",
-        "flyout",
-        "detonation",
-        "truth",
-        "tracks",
-    )
+    delivery_order = tuple(c.name for c in sorted(CHANNELS.values(), key=lambda c: c.priority))
     """Control before data when several messages wait: fire orders first, tracks last."""
 
     def __init__(

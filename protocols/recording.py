@@ -54,7 +54,7 @@ from mcap.writer import CompressionType, Writer
 from protocols import codec
 from protocols import messages as m
 from protocols.errors import UsageError
-from protocols.topics import CHANNELS
+from protocols.topics import parse_topic
 
 FORMAT = "bmc-recording/1"
 """Value of ``bmc.recording``'s ``format`` key; bumped on an incompatible change."""
@@ -240,8 +240,8 @@ class Recorder:
         return self._deliveries
 
     def _channel(self, topic: str) -> int:
-        spec = CHANNELS.get(topic.rsplit("/", 1)[-1])
-        meta = {"qos": str(spec.qos), "retain": str(spec.retained).lower()} if spec else {}
+        parts = parse_topic(topic)
+        meta = {"qos": str(parts.channel.qos), "retain": str(parts.channel.retained).lower()} if parts else {}
         cid = self._writer.register_channel(
             topic=topic, message_encoding="protobuf", schema_id=self._schema, metadata=meta
         )

@@ -7,14 +7,12 @@ separate process on MQTT.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 import simpy
 
 from bmc.engine.node import Node
-from bmc.scenario import Radar
 from protocols import messages as m
 from protocols.bus import Bus
 from protocols.topics import Topics
@@ -52,37 +50,17 @@ class RadarNode(Node):
         bus: Bus,
         topics: Topics,
         rng: np.random.Generator,
-        config: Radar,
-        position_m: tuple[float, float, float],
+        radar_id: str,
+        model: RadarModel,
+        tracker: TrackerParams,
+        scan_period_s: float,
     ) -> None:
-        super().__init__(config.id, env, bus, topics, rng)
-        self.config = config
-        self.model = RadarModel(
-            position_m=position_m,
-            max_range_m=config.max_range_m,
-            reference_range_m=config.reference_range_m,
-            reference_rcs_m2=config.reference_rcs_m2,
-            reference_pd=config.reference_pd,
-            false_alarm_probability=config.false_alarm_probability,
-            swerling=config.swerling,
-            false_alarms_per_scan=config.false_alarms_per_scan,
-            max_elevation_rad=math.radians(config.max_elevation_deg),
-            sigma_range_m=config.sigma_range_m,
-            sigma_azimuth_rad=math.radians(config.sigma_azimuth_deg),
-            sigma_elevation_rad=math.radians(config.sigma_elevation_deg),
-            iff=config.iff,
-            iff_reply_probability=config.iff_reply_probability,
-        )
-        t = config.tracker
-        self.tracker = Tracker(
-            TrackerParams(
-                confirm_hits=t.confirm_hits,
-                drop_misses=t.drop_misses,
-                gate_sigma=t.gate_sigma,
-                process_noise_mps2=t.process_noise_mps2,
-                iff_memory_scans=t.iff_memory_scans,
-            )
-        )
+        super().__init__(radar_id, env, bus, topics, rng)
+        if not scan_period_s > 0:
+            raise ValueError(f"scan_period_s must be > 0 (got {scan_period_s})")
+        self.model = model
+        self.scan_period_s = scan_period_s
+        self.tracker = Tracker(tracker)
         self.truth: m.TruthReport | None = None
         self.truth_time_s = 0.0
         self.scans = 0
@@ -116,5 +94,5 @@ class RadarNode(Node):
 
     def setup(self) -> None:
         self.on(self.topics.topic("world", "world", "truth"), self._on_truth)
-        phase = float(self.rng.uniform(0.0, self.config.scan_period_s))
-        self.every(self.config.scan_period_s, self._scan, first_s=phase)
+        phase = float(self.rng.uniform(0.0, self.scan_period_s))
+        self.every(self.scan_period_s, self._scan, first_s=phase)

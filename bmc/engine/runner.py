@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -16,14 +17,17 @@ from bmc.engine.rng import RngStreams
 from bmc.engine.stats import is_statistical
 from bmc.engine.world import AssetZone, World
 from bmc.fdc.assign import FireUnits
-from bmc.fdc.node import Assets, FdcNode
+from bmc.fdc.node import WCS, Assets, FdcNode, FdcParams
 from bmc.keys import CellKeys, derived, roles_of
-from bmc.scenario import Scenario, flight_plans
+from bmc.scenario import FdcConfig, Launcher, Radar, Scenario, flight_plans
+from launchers.core import LauncherParams
 from launchers.node import LauncherNode
 from protocols.auth import OPERATOR, Keyring
 from protocols.bus import Bus, InProcessBus, LinkModel, Tap
 from protocols.topics import Topics, root_for
+from sensors.detection import RadarModel
 from sensors.radar import RadarNode
+from sensors.tracker import TrackerParams
 
 Progress = Callable[[float, float], None]
 """Called with (simulated time, duration) as a run advances."""
@@ -58,6 +62,71 @@ def cell_identities(s: Scenario) -> list[str]:
     return [n for n in roles_of(s).nodes if n not in external and n != OPERATOR]
 
 
+def radar_params(r: Radar, position_m: tuple[float, float, float]) -> tuple[RadarModel, TrackerParams]:
+    """A scenario radar as the sensor role takes it: its detection model and tracker settings."""
+    model = RadarModel(
+        position_m=position_m,
+        max_range_m=r.max_range_m,
+        reference_range_m=r.reference_range_m,
+        reference_rcs_m2=r.reference_rcs_m2,
+        reference_pd=r.reference_pd,
+        false_alarm_probability=r.false_alarm_probability,
+        swerling=r.swerling,
+        false_alarms_per_scan=r.false_alarms_per_scan,
+        max_elevation_rad=math.radians(r.max_elevation_deg),
+        sigma_range_m=r.sigma_range_m,
+        sigma_azimuth_rad=math.radians(r.sigma_azimuth_deg),
+        sigma_elevation_rad=math.radians(r.sigma_elevation_deg),
+        iff=r.iff,
+        iff_reply_probability=r.iff_reply_probability,
+    )
+    t = r.tracker
+    tracker = TrackerParams(
+        confirm_hits=t.confirm_hits,
+        drop_misses=t.drop_misses,
+        gate_sigma=t.gate_sigma,
+        process_noise_mps2=t.process_noise_mps2,
+        iff_memory_scans=t.iff_memory_scans,
+    )
+    return model, tracker
+
+
+def fdc_params(f: FdcConfig) -> FdcParams:
+    """The scenario's FDC as the FDC role takes it."""
+    return FdcParams(
+        fdc_id=f.id,
+        salvo_rounds=f.salvo_rounds,
+        weapons_control=WCS[f.weapons_control],
+        heartbeat_period_s=f.heartbeat_period_s,
+        assignment_period_s=f.assignment_period_s,
+        order_expiry_s=f.order_expiry_s,
+        order_retry_s=f.order_retry_s,
+        identification_time_s=f.identification_time_s,
+        friend_memory_s=f.friend_memory_s,
+        track_timeout_s=f.track_timeout_s,
+        threat_margin_m=f.threat_margin_m,
+        fusion_gate_m=f.fusion_gate_m,
+    )
+
+
+def launcher_params(x: Launcher, position_m: tuple[float, float, float], fdc_id: str) -> LauncherParams:
+    """A scenario launcher as the launcher role takes it."""
+    return LauncherParams(
+        launcher_id=x.id,
+        fdc_id=fdc_id,
+        position_m=position_m,
+        missiles=x.missiles,
+        reaction_time_s=x.reaction_time_s,
+        salvo_interval_s=x.salvo_interval_s,
+        reload_time_s=x.reload_time_s,
+        min_range_m=x.min_range_m,
+        max_range_m=x.max_range_m,
+        min_altitude_m=x.min_altitude_m,
+        max_altitude_m=x.max_altitude_m,
+        heartbeat_timeout_s=x.heartbeat_timeout_s,
+    )
+
+
 def make_nodes(
     s: Scenario,
     env: simpy.Environment,
@@ -87,16 +156,19 @@ def make_nodes(
         )
     for r in s.radars:
         if include(r.id):
-            nodes.append(RadarNode(env, bus, topics, rngs.stream(f"node/{r.id}"), r, s.enu(r.position)))
+            model, tracker = radar_params(r, s.enu(r.position))
+            nodes.append(
+                RadarNode(
+                    env, bus, topics, rngs.stream(f"node/{r.id}"), r.id, model, tracker, r.scan_period_s
+                )
+            )
     keys = dict(orders) if orders is not None else {x.id: s.launcher_key(x) for x in s.launchers}
     positions = {x.id: s.enu(x.position) for x in s.launchers}
     for x in s.launchers:
         if include(x.id):
-            nodes.append(
-                LauncherNode(
-                    env, bus, topics, rngs.stream(f"node/{x.id}"), x, positions[x.id], keys[x.id], s.fdc.id
-                )
-            )
+            params = launcher_params(x, positions[x.id], s.fdc.id)
+            rng = rngs.stream(f"node/{x.id}")
+            nodes.append(LauncherNode(env, bus, topics, rng, params, x.status_period_s, keys[x.id]))
     if include(s.fdc.id):
         ls = s.launchers
         units = FireUnits(
@@ -121,7 +193,7 @@ def make_nodes(
                 bus,
                 topics,
                 rngs.stream(f"node/{s.fdc.id}"),
-                s.fdc,
+                fdc_params(s.fdc),
                 asset_cols,
                 [x.id for x in ls],
                 units,

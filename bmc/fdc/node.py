@@ -15,7 +15,6 @@ from bmc.fdc.assign import FireUnits, assign, pair
 from bmc.fdc.doctrine import engageable, identify, salvo_kill_probability
 from bmc.fdc.fusion import SystemTracks
 from bmc.fdc.threat import assess
-from bmc.scenario import FdcConfig
 from protocols import codec
 from protocols import messages as m
 from protocols.bus import Bus
@@ -31,6 +30,32 @@ KILL_GRACE_S = 4.0
 """Fresh detections on a killed track later than this after the kill revive it."""
 
 WCS = {"free": m.WeaponsControl.FREE, "tight": m.WeaponsControl.TIGHT, "hold": m.WeaponsControl.HOLD}
+
+
+@dataclass(frozen=True, slots=True)
+class FdcParams:
+    """What the FDC needs of its configuration; names and units as in the scenario's ``fdc``."""
+
+    fdc_id: str
+    salvo_rounds: int
+    """Missiles per engagement: 1 for shoot-look-shoot, N for salvo-N."""
+    weapons_control: m.WeaponsControl
+    heartbeat_period_s: float
+    assignment_period_s: float
+    order_expiry_s: float
+    order_retry_s: float
+    identification_time_s: float
+    friend_memory_s: float
+    track_timeout_s: float
+    threat_margin_m: float
+    fusion_gate_m: float
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.salvo_rounds <= 8:
+            raise ValueError(f"salvo_rounds must be 1..8 (got {self.salvo_rounds})")
+        for name in ("heartbeat_period_s", "assignment_period_s", "order_expiry_s", "order_retry_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0 (got {getattr(self, name)})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,15 +95,15 @@ class FdcNode(Node):
         bus: Bus,
         topics: Topics,
         rng: np.random.Generator,
-        config: FdcConfig,
+        params: FdcParams,
         assets: Assets,
         launcher_ids: list[str],
         units: FireUnits,
         keys: dict[str, bytes],
         status_periods: dict[str, float] | None = None,
     ) -> None:
-        super().__init__(config.id, env, bus, topics, rng)
-        self.config = config
+        super().__init__(params.fdc_id, env, bus, topics, rng)
+        self.config = params
         self.assets = assets
         self.launcher_ids = launcher_ids
         self.units_index = {lid: i for i, lid in enumerate(launcher_ids)}
@@ -86,11 +111,11 @@ class FdcNode(Node):
         self.keys = keys
         self.boot_nonces: dict[str, int] = {}
         """Boot nonce of each launcher, from its last status: its heartbeat tag covers it."""
-        self.rounds = config.salvo_rounds
+        self.rounds = params.salvo_rounds
         self._salvo_pk = salvo_kill_probability(units.pk, self.rounds)
-        self.wcs = WCS[config.weapons_control]
+        self.wcs = params.weapons_control
         self.tracks = SystemTracks(
-            config.fusion_gate_m, config.track_timeout_s, friend_memory_s=config.friend_memory_s
+            params.fusion_gate_m, params.track_timeout_s, friend_memory_s=params.friend_memory_s
         )
         self.launcher_status: dict[str, m.LauncherStatus] = {}
         self.busy: dict[str, str] = {}

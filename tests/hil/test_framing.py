@@ -28,7 +28,7 @@ from hil.framing import (
 from protocols import codec
 from protocols import messages as m
 
-pytestmark = pytest.mark.serial
+# Pure: bytes in, bytes out; no port is opened here (the pty tests are in test_pi_launcher.py etc.).
 
 frames = st.builds(
     Frame,

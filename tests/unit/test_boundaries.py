@@ -258,3 +258,33 @@ def test_the_numerics_check_sees_what_it_bans() -> None:
     sample = "import numpy as np\nx = np.exp(a) + b @ c + d ** 3\ny **= 2\nz = math.atan2(1, 2)\n"
     expected = ["s:2: np.exp", "s:2: @", "s:2: **", "s:3: **", "s:4: math.atan2"]
     assert sorted(_platform_math(sample, "s")) == sorted(expected)
+
+
+ROLES = sorted(
+    p
+    for pkg in ("sensors", "launchers", "bmc/fdc")
+    for p in (ROOT / pkg).glob("*.py")
+    if p.name != "__init__.py"
+)
+ROLE_MAY_LOAD = {
+    "bmc",
+    "bmc.engine",
+    "bmc.engine.node",
+    "bmc.engine.detmath",
+    "bmc.engine.report",
+    "bmc.errors",
+}
+"""The engine base the role packages build on; everything else of ``bmc`` is above them."""
+
+
+@pytest.mark.parametrize("path", ROLES, ids=_rel)
+def test_role_packages_take_their_own_parameters_and_load_only_the_engine_base(path: Path) -> None:
+    # Roles (radar, launcher, FDC) know nothing of scenario files, runners, the CLI or tools:
+    # the composition root (bmc/engine/runner.py) translates the scenario's models for them.
+    loaded = _closure(path)
+    above = sorted(
+        n
+        for n in loaded
+        if (n == "bmc" or n.startswith("bmc.")) and n not in ROLE_MAY_LOAD and not n.startswith("bmc.fdc")
+    )
+    assert not above, f"{_rel(path)} loads {above}"

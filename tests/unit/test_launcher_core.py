@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import simpy
 
+from bmc.engine.runner import launcher_params
 from bmc.scenario import Launcher
 from hil.devices.pi_launcher import PiConfig, PiLauncher
 from launchers.node import LauncherNode
@@ -65,9 +66,8 @@ class SimHost:
                 **params,
             }
         )
-        self.node = LauncherNode(
-            self.env, self.bus, TOPICS, np.random.default_rng(0), config, POSITION, KEY, "FDC"
-        )
+        params_ = launcher_params(config, POSITION, "FDC")  # as the composition root translates it
+        self.node = LauncherNode(self.env, self.bus, TOPICS, np.random.default_rng(0), params_, 1e4, KEY)
         self.log: list[Event] = []
         for channel in ("status", "engagement"):
             self.bus.subscribe("monitor", TOPICS.topic("launcher", "L1", channel)).attach(self._said)

@@ -133,3 +133,30 @@ def test_channels_table() -> None:
     assert CHANNELS["tracks"].qos == 0
     assert CHANNELS["order"].qos == 1
     assert [c.name for c in CHANNELS.values() if c.retained] == ["state"]
+
+
+def test_the_channel_table_matches_the_schema() -> None:
+    from protocols.generated import bmc_v1_pb2 as pb
+    from protocols.topics import CHANNELS
+
+    envelope = pb.Envelope.DESCRIPTOR.fields_by_name
+    for c in CHANNELS.values():
+        assert c.field in envelope, c
+        assert c.frame_type == envelope[c.field].number - 9, c  # what firmware hard-codes
+        assert envelope[c.field].message_type.name == c.body.__name__, c
+    assert sorted(c.priority for c in CHANNELS.values()) == list(range(len(CHANNELS)))
+    assert len({c.body for c in CHANNELS.values()}) == len(CHANNELS)
+
+
+def test_a_topic_is_parsed_once_into_its_parts() -> None:
+    from protocols.topics import CHANNELS, TopicParts, parse_topic
+
+    assert parse_topic("bmc/v1/s/radar/R1/tracks") == TopicParts(
+        "bmc/v1/s", "radar", "R1", CHANNELS["tracks"]
+    )
+    assert parse_topic("bmc/v1/s/run-7/launcher/L1/order") == TopicParts(
+        "bmc/v1/s/run-7", "launcher", "L1", CHANNELS["order"]
+    )
+    assert parse_topic("bmc/v1/s/radar/+/tracks") == TopicParts("bmc/v1/s", "radar", "+", CHANNELS["tracks"])
+    for not_ours in ("radar/R1/tracks", "bmc/v1/s/radar/R1/nope", "bmc/v1/s/radar//tracks", "tracks", ""):
+        assert parse_topic(not_ours) is None, not_ours
