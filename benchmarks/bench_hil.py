@@ -51,7 +51,6 @@ import logging
 import os
 import resource
 import select
-import shutil
 import signal
 import socket
 import statistics
@@ -71,6 +70,8 @@ import yaml
 
 from bmc.keys import derived
 from bmc.scenario import parse_scenario
+from bmc.testing import CONF as BROKER_CONF
+from bmc.testing import find_mosquitto, free_port
 from hil.devices.pi_launcher import PiConfig, PiLauncher
 from hil.framing import FrameDecoder, frame_message, message_frame
 from hil.serial_link import SerialConfig, SerialLink
@@ -154,13 +155,6 @@ class OtherLoad:
         others = (busy[0] - busy0) - (self._ours_s() - ours0)
         self.share = max(0.0, others) / capacity
         self.steal = (busy[1] - steal0) / capacity
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -424,8 +418,6 @@ def breakdown(trips: list[RoundTrip], timing_log: Path) -> Breakdown:
 
 # ---------------------------------------------------------------- 3. full bridge over MQTT
 
-MOSQ_CONF = "listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\npersistence false\n"
-
 
 def _client(port: int, name: str) -> aiomqtt.Client:
     return aiomqtt.Client(
@@ -586,7 +578,7 @@ def main() -> int:
     args = p.parse_args()
     n = 300 if args.quick else 2000
     n_mqtt = 100 if args.quick else 500
-    mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    mosquitto = find_mosquitto()
     with tempfile.TemporaryDirectory(prefix="bench-hil-") as td:
         tmp = Path(td)
         a, b = tmp / "bridge-port", tmp / "device-port"
@@ -675,7 +667,7 @@ def main() -> int:
 
         # ------------------------------------------------ 3. the bridge process over MQTT
         port = free_port()
-        (tmp / "mosquitto.conf").write_text(MOSQ_CONF.format(port=port))
+        (tmp / "mosquitto.conf").write_text(BROKER_CONF.format(port=port))
         scenario = yaml.safe_load((REPO / "sim_configs" / "single_engagement.yaml").read_text())
         scenario.update(name="bench_hil", duration_s=3600, threats=[], expect=[])
         scenario["launchers"][0].update(external=True, missiles=64, reaction_time_s=0, reload_time_s=0)

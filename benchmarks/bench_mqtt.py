@@ -26,11 +26,9 @@ import asyncio
 import contextlib
 import logging
 import os
-import shutil
 import signal
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,7 +37,7 @@ from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import Any
 
 import aiomqtt
 import numpy as np
@@ -52,30 +50,12 @@ from bmc.engine import clock  # noqa: E402
 from bmc.engine.realtime import RealtimeOptions, run_cell  # noqa: E402
 from bmc.engine.report import RunReport  # noqa: E402
 from bmc.scenario import load_scenario  # noqa: E402
+from bmc.testing import HOST, Broker  # noqa: E402
 from protocols import codec  # noqa: E402
 from protocols import messages as m  # noqa: E402
 from protocols.bus import Mailbox  # noqa: E402
 from protocols.mqtt import BrokerConfig, MqttBus, MqttEndpoint  # noqa: E402
 from protocols.topics import Topics  # noqa: E402
-
-HOST = "127.0.0.1"
-"""The only address this benchmark ever uses."""
-
-MOSQUITTO = "/usr/sbin/mosquitto"
-
-BROKER_CONF = """\
-listener {port} 127.0.0.1
-allow_anonymous true
-persistence false
-set_tcp_nodelay true
-# As in `bmc broker-config` (the rig's recommended settings).
-max_inflight_messages 1000
-max_queued_messages 10000
-# Log to stderr, which this benchmark captures: the broker writes no file.
-log_dest stderr
-log_type error
-log_type warning
-"""
 
 SCENARIO = ROOT / "sim_configs" / "belgium_nasams.yaml"
 ORDER_KEY = b"bench-launcher-key"
@@ -121,14 +101,6 @@ def loadavg() -> str:
     return f"{one:.2f} {five:.2f} {fifteen:.2f} (1/5/15 min, {os.cpu_count()} CPUs)"
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 class WarningTally(logging.Handler):
     """Counts warnings by (logger, message template); prints the first few of each."""
 
@@ -143,83 +115,6 @@ class WarningTally(logging.Handler):
         self.counts[key] += 1
         if self.counts[key] <= self.SHOW:
             sys.stderr.write(f"[log {record.levelname} {record.name}] {record.getMessage()}\n")
-
-
-# ---------------------------------------------------------------- broker
-
-
-class Broker:
-    """A private Mosquitto on a free 127.0.0.1 port, configured from a temporary file."""
-
-    def __init__(self) -> None:
-        self.port = 0
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._dir: tempfile.TemporaryDirectory[str] | None = None
-        self._log: IO[bytes] | None = None
-
-    def start(self) -> None:
-        """Start the broker; raise RuntimeError (with its log) if it will not listen."""
-        exe = MOSQUITTO if os.access(MOSQUITTO, os.X_OK) else shutil.which("mosquitto")
-        if exe is None:
-            raise RuntimeError(f"mosquitto not found (looked for {MOSQUITTO} and on PATH)")
-        self._dir = tempfile.TemporaryDirectory(prefix="bench_mqtt_")
-        conf = Path(self._dir.name) / "mosquitto.conf"
-        # Opened by us: the broker only writes to the inherited descriptor.
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 -- closed by close_log()
-        last = ""
-        for _attempt in range(3):
-            self.port = free_port()
-            conf.write_text(BROKER_CONF.format(port=self.port))
-            self._proc = subprocess.Popen(
-                [exe, "-c", str(conf)], stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT
-            )
-            if self._wait_listening(5.0):
-                return
-            last = self.log_text()
-            self._terminate()
-        raise RuntimeError(f"mosquitto did not start on {HOST}: {last.strip() or 'no output'}")
-
-    def _wait_listening(self, timeout_s: float) -> bool:
-        assert self._proc is not None
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                return False
-            with contextlib.suppress(OSError), socket.create_connection((HOST, self.port), timeout=0.2):
-                return True
-            time.sleep(0.02)
-        return False
-
-    def log_text(self) -> str:
-        """What the broker wrote so far (errors and warnings only)."""
-        if self._log is None:
-            return ""
-        self._log.seek(0)
-        return self._log.read().decode(errors="replace")
-
-    def _terminate(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-    def stop(self) -> None:
-        """Stop the broker and remove its configuration."""
-        self._terminate()
-        if self._dir is not None:
-            self._dir.cleanup()
-            self._dir = None
-
-    def close_log(self) -> None:
-        """Release the captured log."""
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
 
 def raw_client(port: int, name: str) -> aiomqtt.Client:
@@ -949,23 +844,26 @@ def main() -> int:
     warnings = WarningTally()
     logging.getLogger().addHandler(warnings)
     logging.getLogger().setLevel(logging.WARNING)
-    broker = Broker()
     t0 = time.perf_counter()
-    try:
-        broker.start()
-        print(
-            f"MQTT transport benchmark ({'quick' if args.quick else 'full'}), Python {sys.version.split()[0]}"
-        )
-        print(
-            f"broker: {MOSQUITTO} on {HOST}:{broker.port} (set_tcp_nodelay, no persistence); load {loadavg()}"
-        )
-        if os.getloadavg()[0] > 0.5 * (os.cpu_count() or 1):
-            print("note: the machine is busy (1-min load above half its CPUs): expect noisy figures")
-        asyncio.run(run_all(broker.port, cfg))
-    finally:
-        broker.stop()
-        log = broker.log_text().strip()
-        broker.close_log()
+    with tempfile.TemporaryDirectory(prefix="bench_mqtt_") as tmp:
+        # The test broker (bmc.testing): the rig's settings, loopback only, logging to our file.
+        broker = Broker(Path(tmp), extra_conf="log_type error\nlog_type warning\n")
+        try:
+            broker.start()
+            print(
+                f"MQTT transport benchmark ({'quick' if args.quick else 'full'}), "
+                f"Python {sys.version.split()[0]}"
+            )
+            print(
+                f"broker: {broker.exe} on {HOST}:{broker.port} (set_tcp_nodelay, no persistence); "
+                f"load {loadavg()}"
+            )
+            if os.getloadavg()[0] > 0.5 * (os.cpu_count() or 1):
+                print("note: the machine is busy (1-min load above half its CPUs): expect noisy figures")
+            asyncio.run(run_all(broker.port, cfg))
+        finally:
+            broker.stop()
+            log = broker.log().strip()  # errors and warnings only (log_type)
     print(f"\ntotal wall time {time.perf_counter() - t0:.1f} s")
     if log:
         print(f"broker errors/warnings:\n{log}")
