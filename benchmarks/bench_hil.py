@@ -68,6 +68,7 @@ from typing import Any
 import aiomqtt
 import yaml
 
+from bmc import testing
 from bmc.keys import derived
 from bmc.scenario import parse_scenario
 from bmc.testing import CONF as BROKER_CONF
@@ -86,8 +87,7 @@ KEY = bytes(range(7, 39))
 
 def signed_heartbeat(sim_s: float, boot_nonce: int = 0) -> m.FdcHeartbeat:
     """A heartbeat of the FDC at ``sim_s``, tagged as the FDC tags them for L1 booted with ``boot_nonce``."""
-    hb = m.FdcHeartbeat("FDC", m.WeaponsControl.FREE, time_s=sim_s)
-    return codec.sign_heartbeat(hb, {"L1": KEY}, {"L1": boot_nonce})
+    return testing.fdc_heartbeat(sim_s, KEY, boot_nonce)
 
 
 BAUDS = (115200, 921600)
@@ -247,22 +247,8 @@ def pi_command(port: Path, key_file: Path, timing_log: Path | None = None) -> li
 
 
 def fire_order(n: int, sim_s: float) -> m.FireOrder:
-    """A signed order as the FDC sends it."""
-    return codec.sign_order(
-        m.FireOrder(
-            order_id=f"FDC-{n:05d}",
-            launcher_id="L1",
-            target_track_id=n,
-            target_position_m=(9000.0, 6000.0, 300.0),
-            target_velocity_mps=(-50.0, -30.0, 0.0),
-            intercept_point_m=(5000.0, 3000.0, 300.0),
-            intercept_time_s=sim_s + 60,
-            rounds=1,
-            issued_time_s=sim_s,
-            expiry_time_s=sim_s + 1000,
-        ),
-        KEY,
-    )
+    """A signed order as the FDC sends it (valid 1000 s: the benchmark paces orders itself)."""
+    return testing.fire_order(n, sim_s, KEY, expiry_time_s=sim_s + 1000)
 
 
 @dataclass(slots=True)

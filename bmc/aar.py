@@ -11,7 +11,6 @@ metadata: the scenario file and the live report stored at close.
 from __future__ import annotations
 
 import base64
-import html
 import json
 from dataclasses import dataclass, field, replace
 from email.utils import formatdate
@@ -519,7 +518,21 @@ def _num(v: Any, digits: int = 1) -> str:
         return "–"
     if isinstance(v, float):
         return f"{v:.{digits}f}"
-    return html.escape(str(v))
+    return str(v)
+
+
+def _template() -> Any:
+    """The page template (``bmc/templates/report.html.j2``), autoescaped: a recording's text
+    (ids, reasons, file names) can never become markup in the page."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("bmc", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    return env.get_template("report.html.j2")
 
 
 def _html(a: Analysis, images: dict[str, bytes]) -> str:
@@ -528,65 +541,38 @@ def _html(a: Analysis, images: dict[str, bytes]) -> str:
     rec = a.metadata.get(RECORDING_METADATA, {})
     started = rec.get("started_unix_ns", "")
     when = formatdate(int(started) / 1e9, usegmt=True) if started.isdigit() else "unknown"
-    rows = [
+    summary = [
         ("scenario file", meta.get("path") or "no file"),
         ("mode", f"{meta.get('mode', '?')}" + (f", speed {meta['speed']}" if meta.get("speed") else "")),
         ("recorded", when),
     ]
-    rows += [(k, v) for k, v in r.rows() if not k.startswith("expect ")]  # checks have their own list
-    summary = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
-    checks = "".join(
-        f"<li class={'ok' if e.ok else 'fail'}>{'ok' if e.ok else 'FAIL'}: "
-        f"{html.escape(e.check)} (value {html.escape(fmt(e.value))})</li>"
-        for e in r.expect
-    )
-    eng_rows = "".join(
-        "<tr>"
-        + "".join(
-            f"<td>{c}</td>"
-            for c in (
-                html.escape(e.order_id),
-                html.escape(e.launcher_id),
-                e.target_track_id,
-                html.escape(e.target_object or "–"),
-                e.rounds,
-                _num(e.issued_s),
-                e.sent,
-                html.escape(e.answer or "no answer"),
-                e.launched,
-                _num(e.first_launch_s),
-                f"<span class='{e.outcome.split()[0]}'>{html.escape(e.outcome)}</span>",
-                _num(e.outcome_s),
-            )
-        )
-        + "</tr>"
+    summary += [(k, v) for k, v in r.rows() if not k.startswith("expect ")]  # checks have their own list
+    engagements = [
+        {
+            "order_id": e.order_id,
+            "launcher_id": e.launcher_id,
+            "target_track_id": e.target_track_id,
+            "target_object": e.target_object or "–",
+            "rounds": e.rounds,
+            "issued_s": _num(e.issued_s),
+            "sent": e.sent,
+            "answer": e.answer or "no answer",
+            "launched": e.launched,
+            "first_launch_s": _num(e.first_launch_s),
+            "outcome": e.outcome,
+            "outcome_class": e.outcome.split()[0],
+            "outcome_s": _num(e.outcome_s),
+        }
         for e in sorted(a.engagements.values(), key=lambda x: (x.issued_s, x.order_id))
+    ]
+    return str(
+        _template().render(
+            title=f"After-action report: {r.scenario} (seed {r.seed})",
+            problems=a.problems,
+            summary=summary,
+            checks=[{"ok": e.ok, "check": e.check, "value": fmt(e.value)} for e in r.expect],
+            images={k: base64.b64encode(v).decode("ascii") for k, v in images.items()},
+            engagements=engagements,
+            path=str(a.path),
+        )
     )
-    problems = "".join(f"<li>{html.escape(p)}</li>" for p in a.problems)
-    img = {k: base64.b64encode(v).decode("ascii") for k, v in images.items()}
-    title = html.escape(f"After-action report: {r.scenario} (seed {r.seed})")
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>
-body {{ font-family: sans-serif; margin: 1.5em; max-width: 1250px; }}
-table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }}
-th, td {{ border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: left; }}
-th {{ background: #f2f2f2; }}
-.ok {{ color: #1a7f1a; }} .fail, .problems {{ color: #b00020; }}
-.kill {{ color: #1a7f1a; font-weight: bold; }} .miss, .aborted, .rejected {{ color: #c05000; }}
-img {{ max-width: 100%; border: 1px solid #ddd; }}
-</style></head><body>
-<h1>{title}</h1>
-{f'<ul class="problems">{problems}</ul>' if problems else ""}
-<h2>Summary</h2><table>{summary}</table>
-<h2>Checks</h2><ul>{checks or "<li>none declared</li>"}</ul>
-<h2>Map</h2><img alt="map" src="data:image/png;base64,{img["map.png"]}">
-<h2>Timeline</h2><img alt="timeline" src="data:image/png;base64,{img["timeline.png"]}">
-<h2>Engagements ({len(a.engagements)})</h2>
-<table><tr><th>order</th><th>launcher</th><th>track</th><th>target object</th><th>rounds</th>
-<th>issued (s)</th><th>sent</th><th>answer</th><th>launched</th><th>first launch (s)</th>
-<th>outcome</th><th>outcome (s)</th></tr>{eng_rows}</table>
-<p>From <code>{html.escape(str(a.path))}</code>; report.json, map.png and timeline.png lie beside this
-page.</p>
-</body></html>
-"""

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from bmc.testing import fdc_heartbeat, fire_order
 from hil.cable import Cable
 from hil.devices.pi_launcher import PiConfig, PiLauncher, read_key
 from hil.framing import frame_message, message_frame
 from hil.serial_link import BlockingLink, SerialConfig
 from protocols import messages as m
 from tests.hil.conftest import DeviceProcess
-from tests.launcher_messages import fdc_heartbeat, fire_order
 
 pytestmark = pytest.mark.serial
 

@@ -325,3 +325,17 @@ def test_bad_override_is_one_line_exit_2(
     assert main(["replay", str(path), "--into", "fdc", "--set", "fdc.doctrine=salvo-99"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "fdc.doctrine" in err[0] and "salvo-99" in err[0], err
+
+
+def test_the_page_shows_a_recordings_text_as_text(tmp_path: Path) -> None:
+    # A scenario file name is the user's, and it lands in the page: it must stay text.
+    scenario = tmp_path / "x<img src=x onerror=alert(1)>.yaml"
+    scenario.write_text((SIM_CONFIGS / "single_engagement.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    rec = tmp_path / "r.mcap"
+    assert main(["run", str(scenario), "--record", str(rec), "--quiet"]) == 0
+    out = tmp_path / "aar"
+    assert main(["report", str(rec), "--out", str(out), "--quiet"]) == 0
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "<img src=x" not in page
+    assert "x&lt;img src=x onerror=alert(1)&gt;.yaml" in page
+    assert page.count("<tr><td>FDC-") == 2  # single_engagement: two orders, one row each

@@ -31,7 +31,7 @@ import paho.mqtt.client as paho
 import pytest
 import yaml
 
-from bmc.testing import HOST, Broker, BrokerStartError
+from bmc.testing import HOST, Broker
 from protocols import codec
 from protocols import messages as m
 
@@ -50,19 +50,10 @@ def _client_tool(name: str) -> str:
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    """A running private mosquitto; killed at teardown whatever happened."""
-    directory = tmp_path / "broker"
-    directory.mkdir()
-    try:
-        b = Broker(directory)
-        b.start()
-    except BrokerStartError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield b
-    finally:
-        b.stop(signal.SIGKILL)
+def broker(bmc_broker: Broker) -> Broker:
+    """A running private mosquitto (the package's pytest plugin's ``bmc_broker``); killed at
+    teardown whatever happened."""
+    return bmc_broker
 
 
 # ---------------------------------------------------------------- bmc processes

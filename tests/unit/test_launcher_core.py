@@ -15,12 +15,12 @@ import simpy
 
 from bmc.engine.runner import launcher_params
 from bmc.scenario import Launcher
+from bmc.testing import fdc_heartbeat, fire_order
 from hil.devices.pi_launcher import PiConfig, PiLauncher
 from launchers.node import LauncherNode
 from protocols import messages as m
 from protocols.bus import InProcessBus
 from protocols.topics import Topics
-from tests.launcher_messages import fdc_heartbeat, fire_order
 
 KEY = bytes(range(40, 72))
 POSITION = (500.0, 0.0, 0.0)
