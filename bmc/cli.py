@@ -22,6 +22,7 @@ from bmc.engine.report import RunReport
 from bmc.engine.runner import cell_identities, external_nodes, run_virtual
 from bmc.engine.threads import pin_blas_threads
 from bmc.keys import roles_of
+from bmc.progress import Progress
 from bmc.scenario import DEFAULT_LIMITS, Limits, Scenario, ScenarioError, load_scenario
 from protocols.auth import OPERATOR
 from protocols.errors import UsageError
@@ -358,22 +359,22 @@ def _broker(args: argparse.Namespace) -> BrokerConfig:
     )
 
 
+RUN_PROGRESS = (
+    "simulated {n:.0f} / {total:.0f} s {percentage:3.0f}% |{bar:20}| {elapsed} elapsed, {remaining} left"
+)
+REPLAY_PROGRESS = "replay |{bar:30}| {percentage:3.0f}%  simulated {n:.1f} / {total:.0f} s"
+
+
 def _progress(stream: TextIO, tty: bool = True) -> Any:
-    """Progress on ``stream``: one line redrawn on a terminal, else a line per tenth of the run."""
-    shown = [-1]
+    """``show(now, duration)`` for a run: a bar on a terminal, else a line per tenth of the run."""
+    bar: list[Progress] = []
 
     def show(now: float, duration: float) -> None:
-        if tty:
-            stream.write(f"\r  simulated {now:8.1f} / {duration:.0f} s ({100 * now / duration:3.0f} %)")
-            if now >= duration:
-                stream.write("\n")
-        else:
-            tenth = int(10 * now / duration)
-            if tenth <= shown[0]:
-                return
-            shown[0] = tenth
-            stream.write(f"bmc: simulated {now:.0f} / {duration:.0f} s ({10 * tenth} %)\n")
-        stream.flush()
+        if not bar:
+            bar.append(Progress(stream, duration, RUN_PROGRESS, tty=tty))
+        bar[0].update_to(now)
+        if now >= duration:
+            bar[0].close()
 
     return show
 
@@ -797,13 +798,15 @@ def _replay_args(sub: Any) -> None:
 
 
 def _replay_progress(stream: TextIO) -> Any:
+    """``show(now, start, end)`` for a replay onto a broker (recorded simulated seconds)."""
+    bar: list[Progress] = []
+
     def show(now: float, start: float, end: float) -> None:
-        frac = 1.0 if end <= start else min(max((now - start) / (end - start), 0.0), 1.0)
-        bar = "#" * int(30 * frac)
-        stream.write(f"\r  replay [{bar:<30}] {100 * frac:3.0f} %  simulated {now:8.1f} / {end:.0f} s")
-        if frac >= 1.0:
-            stream.write("\n")
-        stream.flush()
+        if not bar:
+            bar.append(Progress(stream, max(end - start, 1e-9), REPLAY_PROGRESS, done=0.0, tty=True))
+        bar[0].update_to(min(max(now - start, 0.0), end - start))
+        if now >= end:
+            bar[0].close()
 
     return show
 

@@ -65,6 +65,7 @@ from bmc.engine.report import RunReport
 from bmc.engine.runner import external_nodes, run_virtual
 from bmc.engine.stats import SweepCheck, describe, parse_sweep_check
 from bmc.engine.threads import pin_blas_threads
+from bmc.progress import Progress
 from bmc.scenario import DEFAULT_LIMITS, Limits, Scenario, ScenarioError, parse_scenario
 
 SEED_SCHEME = "bmc-sweep/1: run i seed = SeedSequence(scenario seed, spawn_key=(i,)), 63 bits"
@@ -400,58 +401,15 @@ def _read_journal(path: Path, scenario_sha: str, fresh: bool) -> dict[tuple[str,
 # ---------------------------------------------------------------- progress
 
 
-class ProgressBar:
-    """Runs done out of the total, runs per second and time left, on one line of ``stream``."""
-
-    def __init__(self, stream: TextIO, total: int, done: int, tty: bool | None = None) -> None:
-        self.stream = stream
-        self.total = total
-        self.start_done = done
-        self.done = done
-        self.t0 = clock.wall_seconds()
-        self.tty = stream.isatty() if tty is None else tty
-        self._last = -math.inf
-        self._period = 0.2 if self.tty else 10.0
-        self.show(force=True)
-
-    def advance(self, n: int = 1) -> None:
-        """Count ``n`` more finished runs."""
-        self.done += n
-        self.show()
-
-    def show(self, force: bool = False) -> None:
-        """Redraw (at most every 0.2 s on a terminal, 10 s elsewhere, unless ``force``)."""
-        now = clock.wall_seconds()
-        if not force and now - self._last < self._period:
-            return
-        self._last = now
-        elapsed = now - self.t0
-        new = self.done - self.start_done
-        rate = new / elapsed if elapsed > 0 and new else 0.0
-        left = 0.0 if self.done >= self.total else (self.total - self.done) / rate if rate else math.nan
-        width = 24
-        filled = int(width * self.done / self.total) if self.total else width
-        bar = "#" * filled + "." * (width - filled)
-        text = (
-            f"  sweep [{bar}] {self.done}/{self.total} runs  {rate:5.2f} runs/s  "
-            f"ETA {_duration(left)}  elapsed {_duration(elapsed)}"
-        )
-        self.stream.write(f"\r{text}" if self.tty else f"{text}\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        """Final redraw and end of line."""
-        self.show(force=True)
-        if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
+SWEEP_PROGRESS = (
+    "sweep |{bar:24}| {n_fmt}/{total_fmt} runs  {rate_noinv_fmt}  ETA {remaining}  elapsed {elapsed}"
+)
 
 
-def _duration(s: float) -> str:
-    if not math.isfinite(s):
-        return "--:--"
-    s = round(s)
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+def progress_bar(stream: TextIO, total: int, done: int, tty: bool | None = None) -> Progress:
+    """Runs done out of the total, runs per second and time left: a bar on a terminal, a line
+    every 10 s (and at each tenth) in a log."""
+    return Progress(stream, total, SWEEP_PROGRESS, unit=" runs", done=done, tty=tty, log_period_s=10.0)
 
 
 # ---------------------------------------------------------------- the sweep
@@ -536,7 +494,7 @@ def run_sweep(
     if stop_after is not None:
         tasks = tasks[: max(0, stop_after)]
     total = len(needed)
-    bar = ProgressBar(progress, total, resumed) if progress is not None else None
+    bar = progress_bar(progress, total, resumed) if progress is not None else None
     ran = 0
 
     with journal.open("a", encoding="utf-8") as log:

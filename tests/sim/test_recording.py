@@ -330,7 +330,9 @@ def test_bad_override_is_one_line_exit_2(
 def test_the_page_shows_a_recordings_text_as_text(tmp_path: Path) -> None:
     # A scenario file name is the user's, and it lands in the page: it must stay text.
     scenario = tmp_path / "x<img src=x onerror=alert(1)>.yaml"
-    scenario.write_text((SIM_CONFIGS / "single_engagement.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    scenario.write_text(
+        (SIM_CONFIGS / "single_engagement.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
     rec = tmp_path / "r.mcap"
     assert main(["run", str(scenario), "--record", str(rec), "--quiet"]) == 0
     out = tmp_path / "aar"

@@ -169,6 +169,7 @@ def test_the_closure_follows_imports_through_the_project() -> None:
                 "hil/devices/pi_launcher.py",
                 "hil/devices/sensor_board.py",
                 "bmc/testing.py",  # a test broker's start-up deadline
+                "bmc/progress.py",  # rate and time left of a long command, in wall time
             },
         ),
         # Certificates are valid for wall-clock dates (`bmc broker-config --tls`); nothing simulated.
