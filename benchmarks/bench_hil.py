@@ -71,7 +71,6 @@ import yaml
 from bmc import testing
 from bmc.keys import derived
 from bmc.scenario import parse_scenario
-from bmc.testing import CONF as BROKER_CONF
 from bmc.testing import find_mosquitto, free_port
 from hil.devices.pi_launcher import PiConfig, PiLauncher
 from hil.framing import FrameDecoder, frame_message, message_frame
@@ -653,7 +652,7 @@ def main() -> int:
 
         # ------------------------------------------------ 3. the bridge process over MQTT
         port = free_port()
-        (tmp / "mosquitto.conf").write_text(BROKER_CONF.format(port=port))
+        (tmp / "mosquitto.conf").write_text(testing.broker_conf(port))
         scenario = yaml.safe_load((REPO / "sim_configs" / "single_engagement.yaml").read_text())
         scenario.update(name="bench_hil", duration_s=3600, threats=[], expect=[])
         scenario["launchers"][0].update(external=True, missiles=64, reaction_time_s=0, reload_time_s=0)

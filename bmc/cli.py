@@ -24,30 +24,10 @@ from bmc.engine.threads import pin_blas_threads
 from bmc.keys import roles_of
 from bmc.progress import Progress
 from bmc.scenario import DEFAULT_LIMITS, Limits, Scenario, ScenarioError, load_scenario
+from bmc.testing import rig_broker_conf
 from protocols.auth import OPERATOR
 from protocols.errors import UsageError
 from protocols.mqtt import BrokerConfig, BrokerError
-
-BROKER_CONF = """\
-# mosquitto.conf for a HIL rig running bmc (Mosquitto 2.x).
-listener 1883 127.0.0.1
-allow_anonymous true
-# Without this, Nagle's algorithm plus delayed ACKs add 40-90 ms to every QoS 1 exchange.
-set_tcp_nodelay true
-# Many nodes publish QoS 1 orders and reports in bursts.
-max_inflight_messages 1000
-max_queued_messages 10000
-# Nothing to write (started as root, mosquitto drops to its own user). A rig that must keep
-# the retained births/deaths across broker restarts sets persistence true and a
-# persistence_location that user can write.
-persistence false
-# For TLS, add a second listener:
-# listener 8883
-# cafile /etc/mosquitto/ca.crt
-# certfile /etc/mosquitto/server.crt
-# keyfile /etc/mosquitto/server.key
-# require_certificate true
-"""
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -409,7 +389,7 @@ def _broker_config(args: argparse.Namespace) -> int:
     if not args.acl:
         if args.scenario is not None or args.out is not None:
             raise ScenarioError("--scenario and --out go with --acl")
-        sys.stdout.write(BROKER_CONF)
+        sys.stdout.write(rig_broker_conf())
         return EXIT_OK
     if args.scenario is None or args.out is None:
         raise ScenarioError("--acl needs --scenario S and --out DIR")

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import time
 from dataclasses import replace
+from importlib import resources
 from pathlib import Path
 
 from protocols import codec
@@ -27,16 +28,21 @@ HOST = "127.0.0.1"
 START_TIMEOUT_S = 5.0
 """How long mosquitto may take to accept connections."""
 
-CONF = (
-    "listener {port} 127.0.0.1\n"
-    "allow_anonymous true\n"
-    "set_tcp_nodelay true\n"
-    "persistence false\n"
-    "max_inflight_messages 1000\n"
-    "max_queued_messages 10000\n"
-)
-"""The test broker's configuration: loopback only, nothing written to disk by mosquitto
-(running as root it drops to the ``mosquitto`` user after reading the file)."""
+
+def rig_broker_conf() -> str:
+    """The rig's mosquitto.conf as shipped (``protocols/mosquitto.conf``, what ``bmc
+    broker-config`` prints): loopback listener on 1883, TCP_NODELAY, a wide in-flight window,
+    no persistence."""
+    return (resources.files("protocols") / "mosquitto.conf").read_text(encoding="utf-8")
+
+
+def broker_conf(port: int) -> str:
+    """The rig's configuration on ``port`` instead of 1883 (still loopback only)."""
+    shipped = rig_broker_conf()
+    listener = "listener 1883 127.0.0.1\n"
+    if listener not in shipped:
+        raise BrokerStartError(f"protocols/mosquitto.conf has no line {listener.strip()!r} to move")
+    return shipped.replace(listener, f"listener {port} {HOST}\n")
 
 
 class BrokerStartError(UsageError):
@@ -81,7 +87,7 @@ class Broker:
         self.port = free_port()
         self.url = f"mqtt://{HOST}:{self.port}"
         self.conf = directory / "mosquitto.conf"
-        self.conf.write_text(CONF.format(port=self.port) + extra_conf, encoding="utf-8")
+        self.conf.write_text(broker_conf(self.port) + extra_conf, encoding="utf-8")
         self.log_path = directory / "mosquitto.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
