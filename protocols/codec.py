@@ -28,9 +28,14 @@ from protocols import wire
 from protocols.generated import bmc_v1_pb2 as _pb
 from protocols.topics import CHANNELS
 
-# The generated stubs type enum fields as the protobuf enum classes; the
-# boundary converts to and from our IntEnums, so treat the module dynamically.
-pb: Any = _pb
+pb = _pb
+"""The generated module, typed by its stubs (``generated/bmc_v1_pb2.pyi``)."""
+
+
+def _wire_enum(value: int) -> Any:
+    """Our IntEnum as a wire enum value. The stubs type enum fields as protobuf's enum
+    classes, which are no constructors at run time: an int is what protobuf takes."""
+    return int(value)
 
 _IU = np.triu_indices(6)
 _COV_LEN = len(_IU[0])  # 21
@@ -82,7 +87,7 @@ _UPPER = _IU[0] * 6 + _IU[1]
 """Flat index of the 21 upper-triangle cells among the 36 of a covariance."""
 
 
-def _fill_track_report(p: Any, r: m.TrackReport) -> None:
+def _fill_track_report(p: pb.TrackReport, r: m.TrackReport) -> None:
     p.scan_time_s = r.scan_time_s
     p.track_id.extend(r.track_id.tolist())
     p.status.extend(r.status.tolist())
@@ -97,7 +102,7 @@ def _fill_track_report(p: Any, r: m.TrackReport) -> None:
     p.MergeFromString(columns + covariance)
 
 
-def _fill_truth_report(p: Any, r: m.TruthReport) -> None:
+def _fill_truth_report(p: pb.TruthReport, r: m.TruthReport) -> None:
     p.object_id.extend(r.object_id)
     p.kind.extend(r.kind.tolist())
     p.friendly.extend(r.friendly.tolist())
@@ -108,7 +113,7 @@ def _fill_truth_report(p: Any, r: m.TruthReport) -> None:
     p.MergeFromString(wire.packed_fixed(_TRUTH_TAG["rcs_m2"], r.rcs_m2, "<f4") + columns)
 
 
-def _fill_fire_order(p: Any, o: m.FireOrder) -> None:
+def _fill_fire_order(p: pb.FireOrder, o: m.FireOrder) -> None:
     p.order_id = o.order_id
     p.launcher_id = o.launcher_id
     p.target_track_id = o.target_track_id
@@ -122,10 +127,10 @@ def _fill_fire_order(p: Any, o: m.FireOrder) -> None:
     p.auth_tag = o.auth_tag
 
 
-def _fill_engagement(p: Any, s: m.EngagementStatus) -> None:
+def _fill_engagement(p: pb.EngagementStatus, s: m.EngagementStatus) -> None:
     p.order_id = s.order_id
     p.launcher_id = s.launcher_id
-    p.state = int(s.state)
+    p.state = _wire_enum(s.state)
     p.reason = s.reason
     p.round = s.round
     _set_v3(p.launcher_position_m, s.launcher_position_m)
@@ -135,16 +140,16 @@ def _fill_engagement(p: Any, s: m.EngagementStatus) -> None:
     p.interceptor_id = s.interceptor_id
 
 
-def _fill_launcher_status(p: Any, s: m.LauncherStatus) -> None:
+def _fill_launcher_status(p: pb.LauncherStatus, s: m.LauncherStatus) -> None:
     p.launcher_id = s.launcher_id
-    p.state = int(s.state)
+    p.state = _wire_enum(s.state)
     p.missiles_ready = s.missiles_ready
     _set_v3(p.position_m, s.position_m)
     p.reason = s.reason
     p.boot_nonce = s.boot_nonce
 
 
-def _fill_flyout(p: Any, f: m.Flyout) -> None:
+def _fill_flyout(p: pb.Flyout, f: m.Flyout) -> None:
     p.interceptor_id = f.interceptor_id
     p.order_id = f.order_id
     p.launcher_id = f.launcher_id
@@ -154,18 +159,18 @@ def _fill_flyout(p: Any, f: m.Flyout) -> None:
     _set_v3(p.intercept_point_m, f.intercept_point_m)
 
 
-def _fill_detonation(p: Any, d: m.Detonation) -> None:
+def _fill_detonation(p: pb.Detonation, d: m.Detonation) -> None:
     p.interceptor_id = d.interceptor_id
     p.order_id = d.order_id
     p.object_id = d.object_id
     p.asset_id = d.asset_id
-    p.outcome = int(d.outcome)
+    p.outcome = _wire_enum(d.outcome)
     _set_v3(p.position_m, d.position_m)
 
 
-def _fill_heartbeat(p: Any, h: m.FdcHeartbeat) -> None:
+def _fill_heartbeat(p: pb.FdcHeartbeat, h: m.FdcHeartbeat) -> None:
     p.fdc_id = h.fdc_id
-    p.weapons_control = int(h.weapons_control)
+    p.weapons_control = _wire_enum(h.weapons_control)
     p.system_tracks = h.system_tracks
     p.engagements_active = h.engagements_active
     p.launchers_lost.extend(h.launchers_lost)
@@ -176,15 +181,15 @@ def _fill_heartbeat(p: Any, h: m.FdcHeartbeat) -> None:
         t.tag = tag
 
 
-def _fill_command(p: Any, c: m.OperatorCommand) -> None:
-    p.set_weapons_control = int(c.set_weapons_control or 0)
+def _fill_command(p: pb.OperatorCommand, c: m.OperatorCommand) -> None:
+    p.set_weapons_control = _wire_enum(c.set_weapons_control or 0)
     p.note = c.note
 
 
-def _fill_node_state(p: Any, s: m.NodeState) -> None:
+def _fill_node_state(p: pb.NodeState, s: m.NodeState) -> None:
     p.node_id = s.node_id
     p.kind = s.kind
-    p.status = int(s.status)
+    p.status = _wire_enum(s.status)
     p.birth_sequence = s.birth_sequence
     p.speed = s.speed
 
@@ -436,7 +441,7 @@ def _byte_column(raw: bytes, n: int, valid: bytes, dtype: type) -> Any | None:
     return np.frombuffer(raw, dtype=np.uint8).astype(dtype)
 
 
-def _read_track_report(p: Any) -> m.TrackReport:
+def _read_track_report(p: pb.TrackReport) -> m.TrackReport:
     n = len(p.track_id)
     flat = _column(p.covariance, np.float64, n * _COV_LEN, "covariance").reshape(n, _COV_LEN)
     if len(p.truth_id) not in (0, n):
@@ -477,7 +482,7 @@ def _read_track_report_view(p: Any, _payload: bytes) -> m.TrackReport | None:
     )
 
 
-def _read_truth_report(p: Any) -> m.TruthReport:
+def _read_truth_report(p: pb.TruthReport) -> m.TruthReport:
     n = len(p.object_id)
     return m.TruthReport(
         object_id=tuple(p.object_id),
@@ -526,7 +531,7 @@ def _enum(cls: type[enum.IntEnum], value: int, name: str) -> Any:
     return member
 
 
-def _read_fire_order(p: Any) -> m.FireOrder:
+def _read_fire_order(p: pb.FireOrder) -> m.FireOrder:
     return m.FireOrder(
         order_id=p.order_id,
         launcher_id=p.launcher_id,
@@ -542,7 +547,7 @@ def _read_fire_order(p: Any) -> m.FireOrder:
     )
 
 
-def _read_engagement(p: Any) -> m.EngagementStatus:
+def _read_engagement(p: pb.EngagementStatus) -> m.EngagementStatus:
     return m.EngagementStatus(
         order_id=p.order_id,
         launcher_id=p.launcher_id,
@@ -557,7 +562,7 @@ def _read_engagement(p: Any) -> m.EngagementStatus:
     )
 
 
-def _read_launcher_status(p: Any) -> m.LauncherStatus:
+def _read_launcher_status(p: pb.LauncherStatus) -> m.LauncherStatus:
     return m.LauncherStatus(
         launcher_id=p.launcher_id,
         state=_enum(m.LauncherState, p.state, "state"),
@@ -568,7 +573,7 @@ def _read_launcher_status(p: Any) -> m.LauncherStatus:
     )
 
 
-def _read_flyout(p: Any) -> m.Flyout:
+def _read_flyout(p: pb.Flyout) -> m.Flyout:
     return m.Flyout(
         interceptor_id=p.interceptor_id,
         order_id=p.order_id,
@@ -580,7 +585,7 @@ def _read_flyout(p: Any) -> m.Flyout:
     )
 
 
-def _read_detonation(p: Any) -> m.Detonation:
+def _read_detonation(p: pb.Detonation) -> m.Detonation:
     return m.Detonation(
         interceptor_id=p.interceptor_id,
         order_id=p.order_id,
@@ -591,7 +596,7 @@ def _read_detonation(p: Any) -> m.Detonation:
     )
 
 
-def _read_heartbeat(p: Any) -> m.FdcHeartbeat:
+def _read_heartbeat(p: pb.FdcHeartbeat) -> m.FdcHeartbeat:
     return m.FdcHeartbeat(
         fdc_id=p.fdc_id,
         weapons_control=_enum(m.WeaponsControl, p.weapons_control, "weapons_control"),
@@ -603,7 +608,7 @@ def _read_heartbeat(p: Any) -> m.FdcHeartbeat:
     )
 
 
-def _read_command(p: Any) -> m.OperatorCommand:
+def _read_command(p: pb.OperatorCommand) -> m.OperatorCommand:
     wcs = p.set_weapons_control
     return m.OperatorCommand(
         set_weapons_control=_enum(m.WeaponsControl, wcs, "set_weapons_control") if wcs else None,
@@ -611,7 +616,7 @@ def _read_command(p: Any) -> m.OperatorCommand:
     )
 
 
-def _read_node_state(p: Any) -> m.NodeState:
+def _read_node_state(p: pb.NodeState) -> m.NodeState:
     return m.NodeState(
         node_id=p.node_id,
         kind=p.kind,
