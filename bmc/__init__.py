@@ -78,7 +78,9 @@ def run(
         return run_virtual(s, seed=seed)
     from bmc.record import close_recorder, open_recorder
 
-    source = Path(scenario) if isinstance(scenario, (str, Path)) else None
+    # The file's own text goes into the recording only when it is what ran: with overrides,
+    # the recording keeps the scenario as overridden.
+    source = Path(scenario) if isinstance(scenario, (str, Path)) and not overrides else None
     recorder = open_recorder(Path(record), s, source=source, seed=seed)
     report: RunReport | None = None
     try:

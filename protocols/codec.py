@@ -37,6 +37,7 @@ def _wire_enum(value: int) -> Any:
     classes, which are no constructors at run time: an int is what protobuf takes."""
     return int(value)
 
+
 _IU = np.triu_indices(6)
 _COV_LEN = len(_IU[0])  # 21
 _CELLS = np.empty((6, 6), dtype=np.intp)

@@ -54,3 +54,15 @@ def test_a_report_without_wall_time_or_seed_reads_as_such(report: RunReport) -> 
     assert back.to_dict() == d
     assert "(seed -)" in back.text() and " wall" not in back.text().splitlines()[1]
     assert "recording problem  truncated" in back.text()
+
+
+def test_a_recorded_run_with_overrides_records_the_scenario_that_ran(tmp_path: Path) -> None:
+    import bmc
+    from bmc.record import recorded_scenario
+    from protocols.recording import read_recording
+
+    rec = tmp_path / "r.mcap"
+    report = bmc.run(SINGLE, overrides={"launchers[*].pk": 0.0}, record=rec)
+    assert report.threats.killed == 0
+    ran = recorded_scenario(read_recording(rec))
+    assert ran is not None and [x.pk for x in ran.launchers] == [0.0]
