@@ -41,8 +41,9 @@ class Progress:
         self._t0 = time.monotonic()
         self._start = done
         self._n = done
-        self._logged_step: float = -1
+        self._logged_step = -1
         self._logged_at = -math.inf
+        self._logged_n: float | None = None
         self._bar: tqdm[Any] | None = None
         if self.tty:
             self._bar = tqdm(
@@ -92,11 +93,9 @@ class Progress:
         # Whole steps of log_every (1e-9: 30/100 is 0.3 to the last bit, not 0.29999).
         step = math.floor(self._n / self.total / self.log_every + 1e-9) if self.total > 0 else 0
         now = time.monotonic()
-        due = step > self._logged_step or now - self._logged_at >= self.log_period_s or self._n >= self.total
-        if not (force or due) or (self._n >= self.total and self._logged_step == math.inf):
+        if not (force or step > self._logged_step or now - self._logged_at >= self.log_period_s):
             return
-        self._logged_step = math.inf if self._n >= self.total else step
-        self._logged_at = now
+        self._logged_step, self._logged_at, self._logged_n = step, now, self._n
         self.stream.write(self.text() + "\n")
         self.stream.flush()
 
@@ -104,6 +103,5 @@ class Progress:
         """The final state, and the end of the line."""
         if self._bar is not None:
             self._bar.close()
-        elif self._logged_step != math.inf:
-            self._logged_step = -1
+        elif self._n != self._logged_n:
             self._line(force=True)

@@ -199,7 +199,8 @@ class LauncherCore:
     # ------------------------------------------------------------ heartbeat
 
     def _refuse_heartbeat(self, reason: str) -> bool:
-        self.heartbeats_refused[reason_key(reason)] = self.heartbeats_refused.get(reason_key(reason), 0) + 1
+        key = reason_key(reason)
+        self.heartbeats_refused[key] = self.heartbeats_refused.get(key, 0) + 1
         if self.log is not None:
             self.log.warning("heartbeat refused: %s", reason)
         return False

@@ -7,7 +7,7 @@ text form (:meth:`RunReport.rows`, :meth:`RunReport.text`); every key is a field
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Any
 
 Number = int | float
@@ -82,9 +82,14 @@ class RunReport:
     def value(self, metric: str) -> Any:
         """The figure at a metric path (``threats.killed``, ``reaction_time_s.p50``,
         ``messages.rejected``, ``assets.<id>``, ``launchers.<id>.fired``); None when undefined."""
-        seen: Any = self.to_dict()
+        seen: Any = self
         for part in metric.split("."):
-            seen = seen.get(part) if isinstance(seen, dict) else None
+            if isinstance(seen, dict):
+                seen = seen.get(part)
+            elif is_dataclass(seen) and part in {f.name for f in fields(seen)}:
+                seen = getattr(seen, part)
+            else:
+                return None
         return seen
 
     def with_checks(self, results: list[CheckResult]) -> RunReport:

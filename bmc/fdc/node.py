@@ -103,7 +103,7 @@ class FdcNode(Node):
         status_periods: dict[str, float] | None = None,
     ) -> None:
         super().__init__(params.fdc_id, env, bus, topics, rng)
-        self.config = params
+        self.params = params
         self.assets = assets
         self.launcher_ids = launcher_ids
         self.units_index = {lid: i for i, lid in enumerate(launcher_ids)}
@@ -256,7 +256,7 @@ class FdcNode(Node):
                 if now > o.expiry_time_s:
                     self.busy.pop(o.launcher_id, None)
                     self._close(eng)
-                elif now - eng.last_sent_s >= self.config.order_retry_s:
+                elif now - eng.last_sent_s >= self.params.order_retry_s:
                     eng.last_sent_s = now
                     self.orders_resent += 1
                     self.publish("order", o, kind="launcher", node_id=o.launcher_id)
@@ -325,7 +325,7 @@ class FdcNode(Node):
             return
         row_of = dict(zip(pic.track_id.tolist(), range(len(pic)), strict=True))
         ident = identify(
-            pic.friend, pic.classification, now - pic.first_seen_s, self.config.identification_time_s
+            pic.friend, pic.classification, now - pic.first_seen_s, self.params.identification_time_s
         )
         free = engageable(ident, self.wcs)
         for track_id in itertools.chain(self.engaged, self.killed):
@@ -342,7 +342,7 @@ class FdcNode(Node):
             self.assets.centre_m,
             self.assets.radius_m,
             self.assets.value,
-            margin_m=self.config.threat_margin_m,
+            margin_m=self.params.threat_margin_m,
         )
         sel = threat.threatening.nonzero()[0]
         if not sel.size:
@@ -383,7 +383,7 @@ class FdcNode(Node):
             intercept_time_s=now + tti_s,
             rounds=self.rounds,
             issued_time_s=now,
-            expiry_time_s=now + self.config.order_expiry_s,
+            expiry_time_s=now + self.params.order_expiry_s,
         )
         order = codec.sign_order(order, self.keys[launcher_id])
         self.engagements[order.order_id] = self._open[order.order_id] = Engagement(order, now)
@@ -415,5 +415,5 @@ class FdcNode(Node):
         self.on(t.topic("world", "world", "detonation"), self._on_detonation)
         self.on(t.topic("fdc", self.id, "command"), self._on_command)
         self.on(t.any("launcher", "state"), self._on_node_state)
-        self.every(self.config.heartbeat_period_s, self._heartbeat)
-        self.every(self.config.assignment_period_s, self._assign, first_s=self.config.assignment_period_s / 2)
+        self.every(self.params.heartbeat_period_s, self._heartbeat)
+        self.every(self.params.assignment_period_s, self._assign, first_s=self.params.assignment_period_s / 2)

@@ -296,11 +296,6 @@ class PiLauncher:
         """Wall seconds lasting ``sim_s`` simulated seconds."""
         return sim_s / self.config.speed
 
-    def sim_now(self, wall: float) -> float | None:
-        """Simulated time at ``wall``, from the FDC heartbeats; None before the first one."""
-        self.clock.wall = wall
-        return self.clock.now()
-
     def _at(self, due_wall: float, action: Callable[[float], None]) -> None:
         self._timer_n += 1
         heapq.heappush(self._timers, (due_wall, self._timer_n, action))
@@ -328,11 +323,6 @@ class PiLauncher:
     def _emit(self, body: m.Body) -> None:
         sim = self.clock.now()
         self._send(body, 0.0 if sim is None else sim)
-
-    def status(self, wall: float, reason: str) -> None:
-        """Report the current state."""
-        self.clock.wall = wall
-        self.core.status(reason)
 
     def start(self, wall: float) -> None:
         """Power on: first status, then periodic status and liveness beacons."""
