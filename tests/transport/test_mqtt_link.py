@@ -1,6 +1,6 @@
 """The MQTT endpoint's hot paths against a real broker.
 
-``protocols/mqtt.py:_PahoLink`` publishes and receives through the paho client under
+``protocols/mqtt/link.py:PahoLink`` publishes and receives through the paho client under
 aiomqtt (a private attribute of ``aiomqtt.Client``) and writes packets itself. These
 tests pin what that relies on, for the installed aiomqtt: messages leave in call order
 without a task each, nothing is left registered on the event loop afterwards (a stale
@@ -23,10 +23,11 @@ import pytest
 import simpy
 
 from bmc.engine.realtime import RealtimeError, world_clock
-from protocols import codec, mqtt
+from protocols import codec
 from protocols import messages as m
 from protocols.bus import Inbox
-from protocols.mqtt import BrokerConfig, MqttBus, MqttEndpoint
+from protocols.mqtt import QOS0_QUEUE, BrokerConfig, MqttBus, MqttEndpoint
+from protocols.mqtt.link import PahoLink
 from protocols.topics import Topics
 from tests.transport.conftest import HOST, Broker, mosquitto_pub
 
@@ -157,15 +158,15 @@ def test_qos1_unacknowledged_or_held_while_the_broker_is_away_is_sent_first_on_r
 ) -> None:
     handed: list[tuple[str, int]] = []
     """(channel, number) of every message the endpoint handed to a connection, in order."""
-    publish = mqtt._PahoLink.publish
+    publish = PahoLink.publish
 
-    def spy(link: mqtt._PahoLink, topic: str, payload: bytes, qos: int, retain: bool) -> bool:
+    def spy(link: PahoLink, topic: str, payload: bytes, qos: int, retain: bool) -> bool:
         ok = publish(link, topic, payload, qos, retain)
         if ok:
             handed.append((topic.rsplit("/", 1)[-1], number_of(codec.decode(payload).body)))
         return ok
 
-    monkeypatch.setattr(mqtt._PahoLink, "publish", spy)
+    monkeypatch.setattr(PahoLink, "publish", spy)
 
     async def main() -> None:
         bus = make_bus(broker)
@@ -262,7 +263,7 @@ def test_a_track_flood_on_a_stalled_consumer_drops_the_oldest_counted_and_an_ord
     # newest QOS0_QUEUE reports and counts every other one as dropped; the order, on its
     # own channel, is not pushed out and is delivered first.
     flood = 5_000
-    kept = mqtt.QOS0_QUEUE
+    kept = QOS0_QUEUE
     assert flood > 4 * kept
 
     async def main() -> None:
