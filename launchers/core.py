@@ -17,7 +17,7 @@ holds. It has no clock and no I/O of its own; its host passes in
 
 So the simulated launcher (``launchers/node.py``, SimPy) and the Pi program
 (``hil/devices/pi_launcher.py``, a timer heap on the wall clock) cannot drift apart:
-the conformance tests in ``tests/unit/test_launcher_core.py`` run both.
+the conformance tests in ``tests/unit/launchers/test_launcher_core.py`` run both.
 """
 
 from __future__ import annotations

@@ -412,7 +412,7 @@ def scan(
     # not arithmetic, is the cost. So the public helpers (enu_to_polar, horizon_range_m,
     # detection_probability, polar_to_enu, polar_covariance_to_enu) are inlined here with
     # fewer calls but the same floating-point operations in the same order: the plots are
-    # bit for bit what composing the helpers gives (tests/unit/test_detection.py checks it).
+    # bit for bit what composing the helpers gives (tests/unit/sensors/test_detection.py checks it).
     truth = np.asarray(truth_position_m, dtype=np.float64).reshape(-1, 3)
     n_truth = truth.shape[0]
     rcs = np.asarray(rcs_m2, dtype=np.float64).reshape(-1)

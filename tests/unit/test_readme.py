@@ -32,7 +32,7 @@ EXERCISED: list[tuple[str, str]] = [
     (r"^\.venv/bin/bmc replay run\.mcap --into fdc ", "tests/sim/test_recording.py::test_another_doctrine_reports_the_differences"),
     (r"^\.venv/bin/bmc broker-config --scenario \S+ --acl --out ", "tests/transport/test_broker_acl.py::test_split_cell_under_the_acl_gives_the_virtual_outcome"),
     (r"^\.venv/bin/bmc command sim_configs/single_engagement\.yaml hold ", "tests/transport/test_spoofing.py::test_the_genuine_operator_holds_the_cell"),
-    (r"^bmc broker-config > ", "tests/unit/test_broker_config.py::test_shipped_conf_matches_the_cli"),
+    (r"^bmc broker-config > ", "tests/unit/protocols/test_broker_config.py::test_shipped_conf_matches_the_cli"),
     (r"^bmc keys init s\.yaml ", "tests/hil/test_bridges.py::test_launcher_played_by_the_pi_program_gives_the_virtual_outcome"),
     (r"^\.venv/bin/bmc keys init sim_configs/single_engagement\.yaml ", "tests/transport/test_readme_commands.py::test_readme_real_time_commands_run_as_written"),
     (r"^bmc hil launcher L1 ", "tests/hil/test_bridges.py::test_launcher_played_by_the_pi_program_gives_the_virtual_outcome"),

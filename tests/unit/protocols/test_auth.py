@@ -145,7 +145,7 @@ def test_garbage_seals_are_refused_never_raised() -> None:
 
 
 def _scenario() -> object:
-    return load_scenario(Path(__file__).parents[2] / "sim_configs" / "single_engagement.yaml")
+    return load_scenario(Path(__file__).parents[3] / "sim_configs" / "single_engagement.yaml")
 
 
 def test_keys_init_writes_owner_only_files_that_load(tmp_path: Path) -> None:
@@ -192,7 +192,7 @@ def test_loose_permissions_and_foreign_files_are_refused(tmp_path: Path) -> None
 
 
 def test_a_real_time_run_without_keys_refuses_to_start(capsys: pytest.CaptureFixture[str]) -> None:
-    path = str(Path(__file__).parents[2] / "sim_configs" / "single_engagement.yaml")
+    path = str(Path(__file__).parents[3] / "sim_configs" / "single_engagement.yaml")
     assert main(["run", path, "--mqtt", "mqtt://127.0.0.1:1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bmc keys init" in err[0] and "--insecure-demo-keys" in err[0], err
@@ -203,7 +203,7 @@ def test_a_real_time_run_without_keys_refuses_to_start(capsys: pytest.CaptureFix
 def test_virtual_runs_with_a_key_directory_repeat_and_keep_the_outcome(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = Path(__file__).parents[2] / "sim_configs" / "single_engagement.yaml"
+    path = Path(__file__).parents[3] / "sim_configs" / "single_engagement.yaml"
     assert main(["keys", "init", str(path), "--out", str(tmp_path / "k")]) == 0
     said = capsys.readouterr().out
     assert main(["run", str(path), "--json", str(tmp_path / "a.json"), "--quiet"]) == 0
@@ -227,7 +227,7 @@ def test_a_key_in_the_scenario_is_refused_with_the_way_out() -> None:
 
     from bmc.scenario import ScenarioError, parse_scenario
 
-    data = yaml.safe_load((Path(__file__).parents[2] / "sim_configs" / "single_engagement.yaml").read_text())
+    data = yaml.safe_load((Path(__file__).parents[3] / "sim_configs" / "single_engagement.yaml").read_text())
     data["launchers"][0]["auth_key_hex"] = "5f" * 16
     with pytest.raises(
         ScenarioError,

@@ -11,7 +11,7 @@ from bmc.engine.report import CheckResult, RunReport
 from bmc.engine.runner import run_virtual
 from bmc.scenario import load_scenario
 
-SINGLE = Path(__file__).resolve().parents[2] / "sim_configs" / "single_engagement.yaml"
+SINGLE = Path(__file__).resolve().parents[4] / "sim_configs" / "single_engagement.yaml"
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from hypothesis import given
 from protocols import codec, wire
 from protocols import messages as m
 from protocols.generated import bmc_v1_pb2
-from tests.unit.test_codec import FAST, headers, track_reports, truth_reports
+from tests.unit.protocols.test_codec import FAST, headers, track_reports, truth_reports
 
 pb: Any = bmc_v1_pb2
 HEADER = m.Header("R1", 7, 12.5)

@@ -8,7 +8,7 @@ import pytest
 
 from bmc.cli import main
 
-CONF = Path(__file__).resolve().parents[2] / "protocols" / "mosquitto.conf"
+CONF = Path(__file__).resolve().parents[3] / "protocols" / "mosquitto.conf"
 
 
 def test_shipped_conf_matches_the_cli(capsys: pytest.CaptureFixture[str]) -> None:

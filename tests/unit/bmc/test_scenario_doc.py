@@ -14,7 +14,7 @@ from bmc import scenario_doc
 from bmc.engine.metrics import METRICS
 from bmc.scenario import CHANNELS, Scenario
 
-README = Path(__file__).resolve().parents[2] / "sim_configs" / "README.md"
+README = Path(__file__).resolve().parents[3] / "sim_configs" / "README.md"
 
 EXPECTED_MODELS = {
     "Scenario",

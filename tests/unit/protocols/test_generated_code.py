@@ -17,7 +17,7 @@ from protocols.generated import bmc_v1_pb2
 
 pb: Any = bmc_v1_pb2
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 GENERATED = REPO / "protocols" / "generated"
 
 
