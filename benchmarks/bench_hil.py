@@ -75,7 +75,7 @@ from bmc.testing import find_mosquitto, free_port
 from hil.devices.pi_launcher import PiConfig, PiLauncher
 from hil.framing import FrameDecoder, frame_message, message_frame
 from hil.serial_link import SerialConfig, SerialLink
-from protocols import codec
+from protocols import brokerconf, codec
 from protocols import messages as m
 from protocols.auth import Keyring
 from protocols.mqtt import birth_base
@@ -652,7 +652,7 @@ def main() -> int:
 
         # ------------------------------------------------ 3. the bridge process over MQTT
         port = free_port()
-        (tmp / "mosquitto.conf").write_text(testing.broker_conf(port))
+        (tmp / "mosquitto.conf").write_text(brokerconf.variant(port, testing.HOST))
         scenario = yaml.safe_load((REPO / "sim_configs" / "single_engagement.yaml").read_text())
         scenario.update(name="bench_hil", duration_s=3600, threats=[], expect=[])
         scenario["launchers"][0].update(external=True, missiles=64, reaction_time_s=0, reload_time_s=0)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from bmc.keys import roles_of
 from bmc.scenario import Scenario
+from protocols import brokerconf
 from protocols.auth import AuthError, Roles, check_private, refuse_existing, write_private
 from protocols.mqtt import Login
 from protocols.topics import root_for
@@ -194,17 +195,9 @@ def write_broker_config(
             )
         else:
             login = f"password_file {(out / 'passwords').resolve()}\n"
-        conf = (
-            f"# mosquitto.conf for scenario {s.name!r}, written by `bmc broker-config --acl`.\n"
-            f"listener {port} {host}\n"
-            "allow_anonymous false\n"
-            f"{login}"
-            f"acl_file {(out / 'acl').resolve()}\n"
-            "set_tcp_nodelay true\n"
-            "max_inflight_messages 1000\n"
-            "max_queued_messages 10000\n"
-            "persistence false\n"
-        )
+        access = f"allow_anonymous false\n{login}acl_file {(out / 'acl').resolve()}\n"
+        header = f"# mosquitto.conf for scenario {s.name!r}, written by `bmc broker-config --acl`.\n"
+        conf = header + brokerconf.variant(port, host, access)
         (out / "mosquitto.conf").write_text(conf, encoding="utf-8")
         written += [out / "mosquitto.conf", out / "passwords", out / "acl"]
     except OSError as exc:

@@ -15,10 +15,9 @@ import socket
 import subprocess
 import time
 from dataclasses import replace
-from importlib import resources
 from pathlib import Path
 
-from protocols import codec
+from protocols import brokerconf, codec
 from protocols import messages as m
 from protocols.errors import UsageError
 
@@ -27,22 +26,6 @@ HOST = "127.0.0.1"
 
 START_TIMEOUT_S = 5.0
 """How long mosquitto may take to accept connections."""
-
-
-def rig_broker_conf() -> str:
-    """The rig's mosquitto.conf as shipped (``protocols/mosquitto.conf``, what ``bmc
-    broker-config`` prints): loopback listener on 1883, TCP_NODELAY, a wide in-flight window,
-    no persistence."""
-    return (resources.files("protocols") / "mosquitto.conf").read_text(encoding="utf-8")
-
-
-def broker_conf(port: int) -> str:
-    """The rig's configuration on ``port`` instead of 1883 (still loopback only)."""
-    shipped = rig_broker_conf()
-    listener = "listener 1883 127.0.0.1\n"
-    if listener not in shipped:
-        raise BrokerStartError(f"protocols/mosquitto.conf has no line {listener.strip()!r} to move")
-    return shipped.replace(listener, f"listener {port} {HOST}\n")
 
 
 class BrokerStartError(UsageError):
@@ -87,7 +70,7 @@ class Broker:
         self.port = free_port()
         self.url = f"mqtt://{HOST}:{self.port}"
         self.conf = directory / "mosquitto.conf"
-        self.conf.write_text(broker_conf(self.port) + extra_conf, encoding="utf-8")
+        self.conf.write_text(brokerconf.variant(self.port, HOST) + extra_conf, encoding="utf-8")
         self.log_path = directory / "mosquitto.log"
         self.proc: subprocess.Popen[bytes] | None = None
 

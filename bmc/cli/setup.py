@@ -12,7 +12,7 @@ from typing import Any
 
 from bmc.cli import common
 from bmc.scenario import ScenarioError
-from bmc.testing import rig_broker_conf
+from protocols import brokerconf
 from protocols.auth import OPERATOR
 from protocols.mqtt import BrokerError
 
@@ -163,7 +163,7 @@ def _broker_config(args: argparse.Namespace) -> int:
     if not args.acl:
         if args.scenario is not None or args.out is not None:
             raise ScenarioError("--scenario and --out go with --acl")
-        sys.stdout.write(rig_broker_conf())
+        sys.stdout.write(brokerconf.shipped())
         return common.EXIT_OK
     if args.scenario is None or args.out is None:
         raise ScenarioError("--acl needs --scenario S and --out DIR")
