@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bmc.engine.report import CheckResult, LauncherFigures, ReactionTime, RunReport, Threats
-from bmc.errors import UsageError
+from protocols.errors import UsageError
 
 if TYPE_CHECKING:
     from bmc.scenario import Scenario

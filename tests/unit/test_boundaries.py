@@ -276,7 +276,6 @@ ROLE_MAY_LOAD = {
     "bmc.engine.node",
     "bmc.engine.detmath",
     "bmc.engine.report",
-    "bmc.errors",
 }
 """The engine base the role packages build on; everything else of ``bmc`` is above them."""
 
