@@ -69,6 +69,7 @@ import aiomqtt
 import yaml
 
 from bmc import testing
+from bmc.engine.clock import nearest_rank as pct
 from bmc.keys import derived
 from bmc.scenario import parse_scenario
 from bmc.testing import find_mosquitto, free_port
@@ -94,12 +95,6 @@ WARMUP = 20
 """Round trips run and not counted at the start of the pty floor and of the serial path: the first
 ones pay for first-time costs (imports done lazily, caches, the relay's first wake-ups) that a
 bridge pays once, not per order."""
-
-
-def pct(values: list[float], q: float) -> float:
-    """Nearest-rank percentile."""
-    s = sorted(values)
-    return s[min(len(s) - 1, int(q * (len(s) - 1) + 0.5))]
 
 
 def ms(v: float) -> str:
@@ -686,7 +681,10 @@ def main() -> int:
         )
         print(f"  answers: {answers3}")
         summary.update(
-            bridge_rtt_ms={"p50": pct(bridge_rtts, 0.5) * 1e3, "p99": pct(bridge_rtts, 0.99) * 1e3},
+            bridge_rtt_ms={
+                "p50": pct(bridge_rtts, 0.5) * 1e3,
+                "p99": pct(bridge_rtts, 0.99) * 1e3,
+            },
             mqtt_rtt_ms={"p50": pct(raw, 0.5) * 1e3, "p99": pct(raw, 0.99) * 1e3},
             load_average_1min=os.getloadavg()[0],
         )

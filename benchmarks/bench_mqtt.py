@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bmc.engine import clock  # noqa: E402
+from bmc.engine.clock import nearest_rank as pct  # noqa: E402
 from bmc.engine.realtime import RealtimeOptions, run_cell  # noqa: E402
 from bmc.engine.report import RunReport  # noqa: E402
 from bmc.scenario import load_scenario  # noqa: E402
@@ -82,12 +83,6 @@ QUICK = Settings(200, 40, 0.003, 20, 300, 3, 300, 6.0, 2.0)
 
 
 # ---------------------------------------------------------------- small helpers
-
-
-def pct(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (as the Pacer reports it)."""
-    arr = sorted(values)
-    return arr[min(len(arr) - 1, int(q * (len(arr) - 1) + 0.5))]
 
 
 def ms(seconds: float) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import simpy
 
@@ -186,6 +186,13 @@ def lateness_summary(lateness_s: list[float]) -> dict[str, float | None]:
     arr = sorted(lateness_s)
 
     def pct(q: float) -> float:
-        return round(arr[min(len(arr) - 1, int(q * (len(arr) - 1) + 0.5))] * 1e3, 3)
+        return round(nearest_rank(arr, q, presorted=True) * 1e3, 3)
 
     return {"p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": round(arr[-1] * 1e3, 3)}
+
+
+def nearest_rank(values: Sequence[float], q: float, presorted: bool = False) -> float:
+    """The nearest-rank ``q`` quantile (0..1) of ``values``: one of the values themselves,
+    as the pacer and the benchmarks report latencies."""
+    arr = values if presorted else sorted(values)
+    return arr[min(len(arr) - 1, int(q * (len(arr) - 1) + 0.5))]
