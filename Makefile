@@ -63,7 +63,7 @@ golden: $(VENV)/.test-deps
 
 ## Regenerate the scenario reference from the pydantic models.
 docs: $(VENV)/.test-deps
-	$(BIN)/python -m bmc.scenario_doc --write
+	$(BIN)/python -m bmc.scenario.doc --write
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

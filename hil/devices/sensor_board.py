@@ -11,7 +11,7 @@ with its covariance, and flagged FRIEND when its IFF transponder replies; false
 alarms are added (Poisson, uniform in range and azimuth, low elevation) once per
 scan (the first frame of each stimulation time). Plots carry ``track_id`` 0,
 status TENTATIVE and the truth id as a scoring annotation ("" for false alarms).
-The defaults equal a scenario radar's defaults (``bmc/scenario.py``).
+The defaults equal a scenario radar's defaults (``bmc/scenario/models.py``).
 
 The coverage test (range, horizon, elevation) is the bridge's: the board sees
 only what the radar could see. A ``NodeState`` beacon every ``--beacon-period-s``

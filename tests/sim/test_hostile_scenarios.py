@@ -159,10 +159,10 @@ def test_bad_limit_on_the_command_line_exits_2(capsys: pytest.CaptureFixture[str
 
 
 def test_defaults_leave_room_for_every_shipped_scenario() -> None:
-    from bmc.scenario import _work_problems, load_scenario
+    from bmc.scenario import load_scenario, work_problems
 
     tight = Limits(events=1, object_scans=1, objects=1)
     for path in sorted(TUTORIAL.parent.glob("*.yaml")):
         scenario = load_scenario(path)
-        assert not _work_problems(scenario, DEFAULT_LIMITS), path.name
-        assert _work_problems(scenario, tight), path.name  # the estimate sees them at all
+        assert not work_problems(scenario, DEFAULT_LIMITS), path.name
+        assert work_problems(scenario, tight), path.name  # the estimate sees them at all

@@ -218,7 +218,7 @@ SIMULATION = sorted(
             ROOT / "bmc" / "engine" / name
             for name in ("world.py", "runner.py", "node.py", "rng.py", "detmath.py")
         ),
-        ROOT / "bmc" / "scenario.py",
+        *(ROOT / "bmc" / "scenario" / name for name in ("models.py", "flights.py")),
     }
 )
 """Code whose arithmetic decides a virtual run's outcome and digest."""

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from bmc import scenario_doc
 from bmc.engine.metrics import METRICS
 from bmc.scenario import CHANNELS, Scenario
+from bmc.scenario import doc as scenario_doc
 
 README = Path(__file__).resolve().parents[3] / "sim_configs" / "README.md"
 
@@ -59,8 +59,8 @@ def _sections(text: str) -> dict[str, str]:
 
 def test_committed_readme_is_generated_from_the_models() -> None:
     assert README.read_text(encoding="utf-8") == scenario_doc.render(), (
-        "sim_configs/README.md is out of date with bmc/scenario.py: "
-        "run `python -m bmc.scenario_doc --write` and commit the result"
+        "sim_configs/README.md is out of date with bmc/scenario/models.py: "
+        "run `python -m bmc.scenario.doc --write` and commit the result"
     )
 
 
@@ -77,7 +77,7 @@ def test_every_field_has_a_row_with_its_docstring(name: str) -> None:
     for field_name, field in model.model_fields.items():
         rows = [line for line in section.splitlines() if line.startswith(f"| `{field_name}` |")]
         assert len(rows) == 1, f"{name}.{field_name}: expected one table row, found {len(rows)}"
-        assert field.description, f"{name}.{field_name} has no docstring in bmc/scenario.py"
+        assert field.description, f"{name}.{field_name} has no docstring in bmc/scenario/models.py"
         first_words = " ".join(field.description.split()[:3]).replace("<", "\\<")
         assert first_words in rows[0], f"{name}.{field_name}: docstring missing from {rows[0]!r}"
 

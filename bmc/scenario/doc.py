@@ -2,7 +2,7 @@
 
 Every table row comes from a pydantic field: its type, default, constraints
 and the attribute docstring under it. Only the introduction and the notes on
-cross-field rules are written here by hand. ``python -m bmc.scenario_doc``
+cross-field rules are written here by hand. ``python -m bmc.scenario.doc``
 prints the reference, ``--write`` rewrites the README; a test keeps the
 committed file equal to :func:`render`.
 """
@@ -26,7 +26,7 @@ from pydantic_core import PydanticUndefined
 from bmc.engine.metrics import METRICS
 from bmc.scenario import CHANNELS, DEFAULT_LIMITS, KIND_DEFAULTS, Ident, Limits, Scenario
 
-SIM_CONFIGS = Path(__file__).resolve().parent.parent / "sim_configs"
+SIM_CONFIGS = Path(__file__).resolve().parents[2] / "sim_configs"
 """The scenario folder of the source tree."""
 
 README = SIM_CONFIGS / "README.md"
@@ -98,8 +98,8 @@ radar horizon (4/3 earth), so a low target close to the ground appears late.
 Ids (scenario name, nodes, assets, threats, raids) are 1 to 64 letters, digits,
 `_` or `-`: they appear in MQTT topics.
 
-This file is generated from the models in `bmc/scenario.py`: edit the field
-docstrings there, then run `python -m bmc.scenario_doc --write`.
+This file is generated from the models in `bmc/scenario/models.py`: edit the field
+docstrings there, then run `python -m bmc.scenario.doc --write`.
 """
 
 
@@ -393,7 +393,7 @@ def render() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the reference, or write it to ``sim_configs/README.md`` with ``--write``."""
-    parser = argparse.ArgumentParser(prog="python -m bmc.scenario_doc", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bmc.scenario.doc", description=__doc__)
     parser.add_argument("--write", action="store_true", help=f"write {README} instead of printing")
     args = parser.parse_args(argv)
     text = render()

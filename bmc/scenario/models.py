@@ -1,26 +1,14 @@
-"""Scenario files: pydantic models, loading, validation with clear errors.
-
-Every field is documented here once, with its unit; ``sim_configs/README.md``
-is generated from these models (``python -m bmc.scenario``) and a test keeps
-the two in step.
-"""
+"""The scenario file's models (pydantic): every field documented once, with its unit and
+bounds; the cross-field rules as validators."""
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import numpy as np
 import pymap3d
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bmc.engine import detmath
 from bmc.engine.stats import parse_sweep_check
 from protocols.errors import UsageError
 from protocols.topics import CHANNELS as TOPIC_CHANNELS
@@ -47,11 +35,13 @@ class ScenarioError(UsageError, ValueError):
     """An unreadable or invalid scenario: ``str()`` is one line naming file, field and value."""
 
 
-class _Model(BaseModel):
+class Model(BaseModel):
+    """Base of every scenario model: unknown keys refused, frozen, documented by attribute docstrings."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, allow_inf_nan=False)
 
 
-class Position(_Model):
+class Position(Model):
     """A point given either as geodetic (lat_deg, lon_deg, alt_m) or local ENU (east_m, north_m, up_m)."""
 
     lat_deg: float | None = Field(None, ge=-90, le=90)
@@ -80,7 +70,7 @@ class Position(_Model):
         return self
 
 
-class Origin(_Model):
+class Origin(Model):
     """Geodetic origin of the local ENU frame (the defended area's centre)."""
 
     lat_deg: float = Field(ge=-90, le=90)
@@ -91,14 +81,14 @@ class Origin(_Model):
     """Height above the ellipsoid, metres, -1 km to 10 km."""
 
 
-class WorldConfig(_Model):
+class WorldConfig(Model):
     """Truth publication."""
 
     truth_period_s: float = Field(1.0, ge=0.01, le=60)
     """Period of the world's truth report, seconds. Radars extrapolate truth between reports."""
 
 
-class Asset(_Model):
+class Asset(Model):
     """A defended asset."""
 
     id: Ident
@@ -111,7 +101,7 @@ class Asset(_Model):
     """Relative value, weighs threat priority (higher is defended first)."""
 
 
-class TrackerConfig(_Model):
+class TrackerConfig(Model):
     """A radar's local tracker."""
 
     confirm_hits: int = Field(3, ge=1, le=20)
@@ -126,7 +116,7 @@ class TrackerConfig(_Model):
     """A track is reported FRIEND while an IFF reply came within this many scans."""
 
 
-class Radar(_Model):
+class Radar(Model):
     """A surveillance radar with IFF interrogator and local tracker."""
 
     id: Ident
@@ -179,7 +169,7 @@ class Radar(_Model):
 _DOCTRINE = re.compile(r"^(shoot-look-shoot|salvo-([1-8]))$")
 
 
-class FdcConfig(_Model):
+class FdcConfig(Model):
     """The fire-distribution centre."""
 
     id: Ident = "FDC"
@@ -225,7 +215,7 @@ class FdcConfig(_Model):
         return int(match.group(2) or 1)
 
 
-class Launcher(_Model):
+class Launcher(Model):
     """A fire unit (launcher with ready missiles)."""
 
     @model_validator(mode="before")
@@ -285,7 +275,7 @@ class Launcher(_Model):
         return self
 
 
-class Waypoint(_Model):
+class Waypoint(Model):
     """A point of a flight path."""
 
     position: Position
@@ -294,7 +284,7 @@ class Waypoint(_Model):
     """Speed on the leg that ends here, m/s (default: the object's speed)."""
 
 
-class Threat(_Model):
+class Threat(Model):
     """An individual air object: a hostile threat or a friendly aircraft."""
 
     id: Ident
@@ -323,7 +313,7 @@ class Threat(_Model):
         return self
 
 
-class Raid(_Model):
+class Raid(Model):
     """A group of identical hostiles generated around a bearing toward one asset."""
 
     id: Ident
@@ -354,7 +344,7 @@ class Raid(_Model):
     """Speed, m/s (default by kind)."""
 
 
-class Link(_Model):
+class Link(Model):
     """Network behaviour of one message channel in virtual runs."""
 
     latency_s: float = Field(0.0, ge=0, le=60)
@@ -365,7 +355,7 @@ class Link(_Model):
     """Probability that one delivery is lost."""
 
 
-class Scenario(_Model):
+class Scenario(Model):
     """A whole scenario file."""
 
     name: Ident
@@ -468,366 +458,3 @@ class Scenario(_Model):
         import hashlib
 
         return hashlib.sha256(f"bmc-sim-key/{self.name}/{launcher.id}".encode()).digest()
-
-
-# ---------------------------------------------------------------- flight paths
-
-
-class FlightPlan(_Model):
-    """A resolved flight path in ENU: what the world flies."""
-
-    id: str
-    kind: ThreatKind
-    friendly: bool
-    iff: bool
-    rcs_m2: float
-    start_s: float
-    points_m: list[tuple[float, float, float]]
-    speeds_mps: list[float]
-    """Speed of each leg (len(points_m) - 1)."""
-    target: str | None
-
-
-def flight_plans(s: Scenario, rng: np.random.Generator) -> list[FlightPlan]:
-    """Every air object of ``s`` with its ENU path; raids are expanded with ``rng``."""
-    assets = {a.id: s.enu(a.position) for a in s.assets}
-    plans: list[FlightPlan] = []
-    for t in s.threats:
-        rcs, speed = KIND_DEFAULTS[t.kind]
-        speed = t.speed_mps or speed
-        pts = [s.enu(w.position) for w in t.waypoints]
-        speeds = [w.speed_mps or speed for w in t.waypoints[1:]]
-        if t.target is not None:
-            ae, an, _ = assets[t.target]
-            pts.append((ae, an, 0.0))
-            speeds.append(speed)
-        plans.append(
-            FlightPlan(
-                id=t.id,
-                kind=t.kind,
-                friendly=t.friendly,
-                iff=t.friendly if t.iff is None else t.iff,
-                rcs_m2=t.rcs_m2 or rcs,
-                start_s=t.start_s,
-                points_m=pts,
-                speeds_mps=speeds,
-                target=t.target,
-            )
-        )
-    for r in s.raids:
-        rcs, speed = KIND_DEFAULTS[r.kind]
-        ae, an, _ = assets[r.target]
-        offsets = rng.uniform(-r.spread_deg / 2, r.spread_deg / 2, size=r.count)
-        # The platform's sin and cos may differ in the last bit from machine to machine.
-        sin_b, cos_b = detmath.sin_cos(np.radians(r.bearing_deg + offsets))
-        for k in range(r.count):
-            start = (ae + r.range_m * float(sin_b[k]), an + r.range_m * float(cos_b[k]), r.altitude_m)
-            points = [start]
-            if r.range_m > r.dive_range_m > 0:
-                f = r.dive_range_m / r.range_m
-                points.append((ae + (start[0] - ae) * f, an + (start[1] - an) * f, r.altitude_m))
-            points.append((ae, an, 0.0))
-            plans.append(
-                FlightPlan(
-                    id=f"{r.id}-{k + 1:03d}",
-                    kind=r.kind,
-                    friendly=False,
-                    iff=False,
-                    rcs_m2=r.rcs_m2 or rcs,
-                    start_s=r.start_s + k * r.spacing_s,
-                    points_m=points,
-                    speeds_mps=[r.speed_mps or speed] * (len(points) - 1),
-                    target=r.target,
-                )
-            )
-    return plans
-
-
-# ---------------------------------------------------------------- limits
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """How much a scenario may ask for before it is refused, so that a hostile or mistaken
-    file gets a clear error instead of a hang or an exhausted machine. A user who means
-    it raises one with ``--limit KEY=N``; the defaults sit far above the shipped scenarios."""
-
-    file_bytes: int = dataclasses.field(
-        default=8 * 1024 * 1024, metadata={"doc": "size of the scenario file, bytes"}
-    )
-    yaml_nodes: int = dataclasses.field(
-        default=1_000_000,
-        metadata={"doc": "YAML nodes once every alias is expanded (an alias bomb is tiny on disk)"},
-    )
-    yaml_depth: int = dataclasses.field(
-        default=64, metadata={"doc": "nesting depth of YAML mappings and lists"}
-    )
-    objects: int = dataclasses.field(
-        default=20_000, metadata={"doc": "air objects: threats plus every raid's members"}
-    )
-    events: int = dataclasses.field(
-        default=2_000_000,
-        metadata={
-            "doc": "periodic activities over the run (radar scans, truth reports, assignment cycles, "
-            "heartbeats, launcher status reports), counted from the periods and duration_s"
-        },
-    )
-    object_scans: int = dataclasses.field(
-        default=100_000_000,
-        metadata={"doc": "air objects times radar scans, what detection and tracking cost grows with"},
-    )
-
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if not (isinstance(value, int) and value > 0):
-                raise ValueError(f"limit {f.name} must be a whole number > 0, got {value!r}")
-
-    @classmethod
-    def unlimited(cls) -> Limits:
-        """No practical limit: for a scenario already checked against the user's limits
-        (a sweep worker's combination) or read back from a recording of a run."""
-        return cls(**dict.fromkeys(cls.names(), 1 << 62))
-
-    @classmethod
-    def names(cls) -> list[str]:
-        """The names ``--limit`` takes."""
-        return [f.name for f in dataclasses.fields(cls)]
-
-    def raised(self, assignments: Iterable[str]) -> Limits:
-        """These limits with ``KEY=N`` assignments applied; ValueError names a bad one."""
-        changes: dict[str, int] = {}
-        for text in assignments:
-            key, sep, value = text.partition("=")
-            key = key.strip()
-            if not sep or key not in self.names():
-                raise ValueError(
-                    f"--limit {text!r}: expected KEY=N with KEY one of {', '.join(self.names())}"
-                )
-            try:
-                number = int(float(value)) if re.fullmatch(r"\s*[0-9.]+(e[0-9]+)?\s*", value) else None
-            except (ValueError, OverflowError):
-                number = None
-            if number is None or number <= 0:
-                raise ValueError(f"--limit {text!r}: N must be a whole number > 0 (got {value.strip()!r})")
-            changes[key] = number
-        return dataclasses.replace(self, **changes)
-
-
-DEFAULT_LIMITS = Limits()
-
-
-def _work_problems(s: Scenario, limits: Limits) -> list[str]:
-    """What the scenario asks for beyond ``limits``: one line each, naming the fields."""
-    problems = []
-    hint = "raise it with --limit {key}=N if you mean it"
-    members = [(f"raids[{i}].count", r.count) for i, r in enumerate(s.raids)]
-    objects = len(s.threats) + sum(n for _, n in members)
-    if objects > limits.objects:
-        in_raids = objects - len(s.threats)
-        where = (
-            "threats"
-            if len(s.threats) >= in_raids
-            else members[0][0]
-            if len(members) == 1
-            else "raids[*].count"
-        )
-        problems.append(
-            f"{where}: {objects} air objects in all, more than the limit of {limits.objects} "
-            f"({hint.format(key='objects')})"
-        )
-    duration = s.duration_s
-    # Each term: (fields that set it, activities over the run).
-    terms = [(f"radars[{i}].scan_period_s", duration / r.scan_period_s) for i, r in enumerate(s.radars)]
-    terms.append(("world.truth_period_s", duration / s.world.truth_period_s))
-    terms.append(("fdc.assignment_period_s", duration / s.fdc.assignment_period_s))
-    terms.append(("fdc.heartbeat_period_s", duration / s.fdc.heartbeat_period_s))
-    for i, x in enumerate(s.launchers):
-        terms.append((f"launchers[{i}].status_period_s", duration / x.status_period_s))
-    events = sum(n for _, n in terms)
-    if events > limits.events:
-        field, n = max(terms, key=lambda t: t[1])
-        problems.append(
-            f"{field}: about {events:.3g} periodic activities over duration_s {duration:g} "
-            f"({n:.3g} from this one), more than the limit of {limits.events} ({hint.format(key='events')})"
-        )
-    scans = sum(n for f, n in terms if f.startswith("radars["))
-    if objects * scans > limits.object_scans:
-        problems.append(
-            f"radars[*].scan_period_s: {objects} air objects over {scans:.3g} radar scans is "
-            f"{objects * scans:.3g} object-scans, more than the limit of {limits.object_scans} "
-            f"({hint.format(key='object_scans')})"
-        )
-    return problems
-
-
-# ---------------------------------------------------------------- loading
-
-
-def _loc(loc: Iterable[Any]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def _field_names() -> list[str]:
-    names: set[str] = set()
-    for model in _Model.__subclasses__():
-        names.update(model.model_fields)
-    return sorted(names)
-
-
-def format_validation_error(source: str, exc: ValidationError) -> str:
-    """One line per problem: ``source: field.path: message (got value)``."""
-    lines = []
-    for err in exc.errors(include_url=False):
-        loc = _loc(p for p in err["loc"] if p not in ("function-after",))
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            key = str(err["loc"][-1])
-            close = difflib.get_close_matches(key, _field_names(), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            lines.append(f"{source}: {loc}: unknown key {key!r}{hint}")
-            continue
-        where = f"{source}: {loc}: " if loc else f"{source}: "
-        got = ""
-        if err["type"] not in ("missing", "value_error") and not isinstance(err.get("input"), dict):
-            got = f" (got {err.get('input')!r})"
-        lines.append(f"{where}{msg}{got}")
-    return "\n".join(lines)
-
-
-def parse_scenario(data: Any, source: str = "<scenario>", limits: Limits = DEFAULT_LIMITS) -> Scenario:
-    """Validate already-loaded YAML data, and refuse one that asks for more than ``limits``."""
-    if not isinstance(data, dict):
-        raise ScenarioError(f"{source}: a scenario must be a mapping of keys (got {type(data).__name__})")
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as exc:
-        raise ScenarioError(format_validation_error(source, exc)) from None
-    problems = _work_problems(scenario, limits)
-    if problems:
-        raise ScenarioError("\n".join(f"{source}: {p}" for p in problems))
-    return scenario
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
-
-
-def _no_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} given twice (first on line {seen[key] + 1})", key_node.start_mark
-            )
-        seen[key] = key_node.start_mark.line
-    return loader.construct_mapping(node, deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
-
-
-class _LimitedLoader(_UniqueKeyLoader):
-    """The scenario loader: refuses nesting deeper than a limit while composing (PyYAML's
-    composer recurses, so a deep file would end in a RecursionError)."""
-
-    max_depth = DEFAULT_LIMITS.yaml_depth
-    source = "<scenario>"
-    _depth = 0
-
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        self._depth += 1
-        try:
-            if self._depth > self.max_depth:
-                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
-                raise ScenarioError(
-                    f"{self.source}: line {mark.line + 1}, column {mark.column + 1}: nested deeper "
-                    f"than the limit of {self.max_depth} levels "
-                    "(raise it with --limit yaml_depth=N if you mean it)"
-                )
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-
-def _expanded_size(root: yaml.Node, limit: int) -> int:
-    """Nodes of the document with every alias expanded, counted without expanding it (a node
-    reached by many aliases is counted once per reference); stops counting past ``limit``."""
-    size: dict[int, int] = {}
-    # Post-order without recursion: children are sized before their parent.
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, children_done = stack.pop()
-        if id(node) in size:
-            continue
-        if isinstance(node, yaml.MappingNode):
-            children = [n for pair in node.value for n in pair]
-        elif isinstance(node, yaml.SequenceNode):
-            children = list(node.value)
-        else:
-            size[id(node)] = 1
-            continue
-        if children_done:
-            size[id(node)] = min(limit + 1, 1 + sum(size[id(c)] for c in children))
-        else:
-            stack.append((node, True))
-            stack.extend((c, False) for c in children if id(c) not in size)
-    return size[id(root)]
-
-
-def read_scenario_yaml(text: str, source: str, limits: Limits = DEFAULT_LIMITS) -> Any:
-    """Parse scenario YAML with duplicate keys refused and within the YAML limits; raises
-    ScenarioError for a limit and yaml.YAMLError for bad syntax."""
-    loader = _LimitedLoader(text)
-    loader.max_depth = limits.yaml_depth
-    loader.source = source
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        nodes = _expanded_size(node, limits.yaml_nodes)
-        if nodes > limits.yaml_nodes:
-            raise ScenarioError(
-                f"{source}: more than {limits.yaml_nodes} YAML nodes once its aliases are expanded "
-                "(an alias bomb?; raise the limit with --limit yaml_nodes=N if you mean it)"
-            )
-        return loader.construct_document(node)
-    finally:
-        loader.dispose()
-
-
-def load_scenario(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Scenario:
-    """Read and validate a scenario file; raises :class:`ScenarioError` with one clear line per problem."""
-    p = Path(path)
-    try:
-        with p.open("rb") as f:
-            raw = f.read(limits.file_bytes + 1)
-        if len(raw) > limits.file_bytes:
-            raise ScenarioError(
-                f"{p}: larger than the limit of {limits.file_bytes} bytes "
-                "(raise it with --limit file_bytes=N if you mean it)"
-            )
-        text = raw.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(
-            f"{p}: cannot read: {exc.strerror if isinstance(exc, OSError) else exc}"
-        ) from None
-    try:
-        data = read_scenario_yaml(text, str(p), limits)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(f"{p}: YAML syntax error: {where}{problem}") from None
-    if data is None:
-        raise ScenarioError(
-            f"{p}: the file is empty (a scenario needs at least name, duration_s, origin, radars)"
-        )
-    return parse_scenario(data, str(p), limits)
