@@ -82,7 +82,7 @@ _EPOCH = struct.Struct(">Q")
 PUBLISHES: dict[str, frozenset[str]] = {
     "radar": frozenset({"tracks", "state"}),
     "launcher": frozenset({"engagement", "status", "state"}),
-    "fdc": frozenset({"heartbeat", "state"}),
+    "fdc": frozenset({"heartbeat", "picture", "state"}),
     "world": frozenset({"truth", "flyout", "detonation", "state"}),
 }
 """Channels a node of each kind publishes on its own topics."""

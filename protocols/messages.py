@@ -98,6 +98,16 @@ class WeaponsControl(enum.IntEnum):
     HOLD = 3
 
 
+class TrackEngagement(enum.IntEnum):
+    """What the FDC does about one system track (``AirPicture.engagement``)."""
+
+    NONE = 1
+    ENGAGED = 2
+    """A fire order for it is open."""
+    KILLED = 3
+    """Reported killed; the track is expected to drop."""
+
+
 class NodeStatus(enum.IntEnum):
     """Birth or death certificate."""
 
@@ -279,6 +289,31 @@ class NodeState:
     the cell's speed (learnt from the world's birth) or is not paced."""
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class AirPicture:
+    """The FDC's fused air picture: every live system track predicted to ``time_s``, as
+    columns of equal length N (``state`` (N, 6) like :class:`TrackReport`)."""
+
+    time_s: float
+    track_id: IntArray
+    state: FloatArray
+    position_variance_m2: FloatArray
+    """Trace of the position covariance of the track's source [m^2]."""
+    identity: IntArray
+    classification: IntArray
+    threat_rank: IntArray
+    """1 for the most threatening track, 2 the next...; 0 for a track threatening no asset."""
+    asset_id: tuple[str, ...]
+    """The asset each track threatens most ('' for none)."""
+    engagement: IntArray
+    """:class:`TrackEngagement` of each track."""
+    truth_id: tuple[str, ...]
+    """Scoring annotation from simulated radars ('' when unknown)."""
+
+    def __len__(self) -> int:
+        return int(self.track_id.shape[0])
+
+
 Body = (
     TrackReport
     | TruthReport
@@ -290,6 +325,7 @@ Body = (
     | FdcHeartbeat
     | OperatorCommand
     | NodeState
+    | AirPicture
 )
 """Any message body."""
 

@@ -49,6 +49,7 @@ CHANNELS: dict[str, Channel] = {
         Channel("heartbeat", m.FdcHeartbeat, "fdc_heartbeat", 8, qos=0, priority=2),
         Channel("command", m.OperatorCommand, "operator_command", 9, qos=1, priority=1),
         Channel("state", m.NodeState, "node_state", 10, qos=1, priority=5, retained=True),
+        Channel("picture", m.AirPicture, "air_picture", 11, qos=0, priority=10),
     )
 }
 

@@ -87,7 +87,11 @@ class Analysis:
     """Flown path of every air object (active points, then where it ended)."""
     hostile: dict[str, bool] = field(default_factory=dict)
     system_tracks: dict[int, list[Point]] = field(default_factory=dict)
-    """The FDC's fused picture, rebuilt from the recorded radar tracks."""
+    """The FDC's system tracks: from its recorded air picture, or (a recording without one)
+    rebuilt from the recorded radar tracks (``picture_recorded`` says which)."""
+    picture_recorded: bool = False
+    """True when the recording holds the FDC's air picture (``fdc/<id>/picture``)."""
+    _fused: dict[int, list[Point]] = field(default_factory=dict)
     launcher_positions: dict[str, m.Vec3] = field(default_factory=dict)
     engagements: dict[str, EngagementRow] = field(default_factory=dict)
     detonations: list[tuple[float, m.Detonation]] = field(default_factory=list)
@@ -147,6 +151,8 @@ def analyse(path: str | Path) -> Analysis:
         problems.append(a.damage)
     if undecodable:
         problems.append(f"{undecodable} recorded payload(s) are not valid messages")
+    if not a.picture_recorded:
+        a.system_tracks = a._fused
 
     run_meta = rec.meta(RUN_METADATA)
     if live is None:
@@ -215,12 +221,17 @@ def _collect(a: Analysis, fusion: SystemTracks, t: float, msg: m.Message) -> Non
         for i in np.flatnonzero(active).tolist():
             e, n, u = body.state[i, :3].tolist()
             a.truth.setdefault(body.object_id[i], []).append((t, e, n, u))
-    elif isinstance(body, m.TrackReport):
+    elif isinstance(body, m.AirPicture):
+        a.picture_recorded = True
+        for tid, (e, n, u) in zip(body.track_id.tolist(), body.state[:, :3].tolist(), strict=True):
+            a.system_tracks.setdefault(tid, []).append((t, e, n, u))
+    elif isinstance(body, m.TrackReport) and not a.picture_recorded:
+        # No picture (yet): fuse the radar tracks the way the FDC does, in case there is none.
         fusion.update(msg.header.sender, body, t)
         fusion.prune(t)
         pic = fusion.picture(t)
         for tid, (e, n, u) in zip(pic.track_id.tolist(), pic.state[:, :3].tolist(), strict=True):
-            a.system_tracks.setdefault(tid, []).append((t, e, n, u))
+            a._fused.setdefault(tid, []).append((t, e, n, u))
     elif isinstance(body, m.FireOrder):
         row = a.engagements.get(body.order_id)
         if row is None:

@@ -48,7 +48,7 @@ def map_figure(a: Analysis) -> Figure:
             ":",
             color="0.45",
             lw=0.8,
-            label=label("system track (fused radar tracks)"),
+            label=label("system track (FDC picture)" if a.picture_recorded else "system track (re-fused)"),
             zorder=2,
         )
     for oid in sorted(a.truth):

@@ -106,6 +106,7 @@ def fdc_params(f: FdcConfig) -> FdcParams:
         track_timeout_s=f.track_timeout_s,
         threat_margin_m=f.threat_margin_m,
         fusion_gate_m=f.fusion_gate_m,
+        publish_picture=f.picture,
     )
 
 

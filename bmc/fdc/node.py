@@ -49,6 +49,8 @@ class FdcParams:
     track_timeout_s: float
     threat_margin_m: float
     fusion_gate_m: float
+    publish_picture: bool = True
+    """Publish the fused air picture (``AirPicture``) every assignment period."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.salvo_rounds <= 8:
@@ -306,6 +308,12 @@ class FdcNode(Node):
             dtype=np.int64,
         )
 
+    def _cycle(self) -> None:
+        """One assignment period: decide, then tell the picture as it now stands."""
+        self._assign()
+        if self.params.publish_picture:
+            self.publish("picture", self._picture())
+
     def _assign(self) -> None:
         now = self.now
         for track_id in self.tracks.prune(now):
@@ -393,6 +401,49 @@ class FdcNode(Node):
 
     # ------------------------------------------------------------ outputs
 
+    def _picture(self) -> m.AirPicture:
+        """The live system tracks as this FDC judges them now: identity, threat rank, the
+        asset threatened and what it does about each (the same rules as ``_assign``)."""
+        now = self.now
+        pic = self.tracks.picture(now)
+        n = len(pic)
+        ident = identify(
+            pic.friend, pic.classification, now - pic.first_seen_s, self.params.identification_time_s
+        )
+        threat = assess(
+            pic.state[:, :3],
+            pic.state[:, 3:],
+            self.assets.centre_m,
+            self.assets.radius_m,
+            self.assets.value,
+            margin_m=self.params.threat_margin_m,
+        )
+        rank = np.zeros(n, dtype=np.int64)
+        threatening = threat.threatening.nonzero()[0]
+        # Most threatening first; ties in picture order.
+        order = threatening[np.argsort(-threat.priority[threatening], kind="stable")]
+        rank[order] = np.arange(1, order.size + 1)
+        engagement = np.full(n, m.TrackEngagement.NONE, dtype=np.int64)
+        ids = pic.track_id.tolist()
+        for row, track_id in enumerate(ids):
+            if track_id in self.killed:
+                engagement[row] = m.TrackEngagement.KILLED
+            elif track_id in self.engaged:
+                engagement[row] = m.TrackEngagement.ENGAGED
+        asset_ids = self.assets.ids
+        return m.AirPicture(
+            time_s=float(now),
+            track_id=pic.track_id,
+            state=pic.state,
+            position_variance_m2=pic.position_variance_m2,
+            identity=ident,
+            classification=pic.classification,
+            threat_rank=rank,
+            asset_id=tuple(asset_ids[i] if i >= 0 else "" for i in threat.asset_index.tolist()),
+            engagement=engagement,
+            truth_id=pic.truth_id,
+        )
+
     def _heartbeat(self) -> None:
         heartbeat = m.FdcHeartbeat(
             self.id,
@@ -416,4 +467,4 @@ class FdcNode(Node):
         self.on(t.topic("fdc", self.id, "command"), self._on_command)
         self.on(t.any("launcher", "state"), self._on_node_state)
         self.every(self.params.heartbeat_period_s, self._heartbeat)
-        self.every(self.params.assignment_period_s, self._assign, first_s=self.params.assignment_period_s / 2)
+        self.every(self.params.assignment_period_s, self._cycle, first_s=self.params.assignment_period_s / 2)

@@ -197,6 +197,11 @@ class FdcConfig(Model):
     (absorbs heading error of noisy tracks)."""
     fusion_gate_m: float = Field(1500.0, gt=0, le=100_000)
     """Radar tracks closer than this to a system track join it, metres."""
+    picture: bool = True
+    """Publish the fused air picture on `fdc/<id>/picture` every assignment period: every
+    system track with its identity, class, threat rank, the asset it threatens and its
+    engagement status (what the after-action map shows and gateways translate). Off saves
+    its encoding cost in large sweeps."""
     external: bool = False
     """Not simulated: its topics come from another process."""
 

@@ -19,6 +19,7 @@ from protocols.codec.schema import (
     BODY_FIELDS,
     COV_LEN,
     IU,
+    PICTURE_TAG,
     STATE_COLS,
     SYMMETRIC,
     TRACK_TAG,
@@ -139,6 +140,21 @@ def _fill_node_state(p: pb.NodeState, s: m.NodeState) -> None:
     p.speed = s.speed
 
 
+def _fill_air_picture(p: pb.AirPicture, a: m.AirPicture) -> None:
+    p.time_s = a.time_s
+    p.track_id.extend(a.track_id.tolist())
+    p.identity.extend(a.identity.tolist())
+    p.classification.extend(a.classification.tolist())
+    p.threat_rank.extend(a.threat_rank.tolist())
+    p.asset_id.extend(a.asset_id)
+    p.engagement.extend(a.engagement.tolist())
+    p.truth_id.extend(a.truth_id)
+    st = a.state
+    columns = b"".join(wire.packed_fixed(PICTURE_TAG[c], st[:, i], "<f8") for i, c in enumerate(STATE_COLS))
+    variance = wire.packed_fixed(PICTURE_TAG["position_variance_m2"], a.position_variance_m2, "<f4")
+    p.MergeFromString(columns + variance)
+
+
 _FILLERS: dict[type, Callable[[Any, Any], None]] = {
     m.TrackReport: _fill_track_report,
     m.TruthReport: _fill_truth_report,
@@ -150,6 +166,7 @@ _FILLERS: dict[type, Callable[[Any, Any], None]] = {
     m.FdcHeartbeat: fill_heartbeat,
     m.OperatorCommand: _fill_command,
     m.NodeState: _fill_node_state,
+    m.AirPicture: _fill_air_picture,
 }
 
 
@@ -169,9 +186,9 @@ def encode_reference(header: m.Header, body: m.Body) -> bytes:
     h.sim_time_s = header.sim_time_s
     name, fill = FILL[type(body)]
     fill(getattr(env, name), body)
-    if name in ("operator_command", "node_state", "fdc_heartbeat"):
-        # An all-default body serialises to nothing; mark the oneof explicitly.
-        getattr(env, name).SetInParent()
+    # An all-default body (a heartbeat of zeros, an empty picture at time 0) serialises to
+    # nothing: mark the oneof explicitly, or the envelope would carry no body at all.
+    getattr(env, name).SetInParent()
     data: bytes = env.SerializeToString()
     return data
 
@@ -243,6 +260,25 @@ def _read_truth_report(p: pb.TruthReport) -> m.TruthReport:
         rcs_m2=_column(p.rcs_m2, np.float64, n, "rcs_m2"),
         status=_enum_column(p.status, n, "status", m.ObjectStatus),
         state=_state(p, n),
+    )
+
+
+def _read_air_picture(p: pb.AirPicture) -> m.AirPicture:
+    n = len(p.track_id)
+    for name in ("asset_id", "truth_id"):
+        if (count := len(getattr(p, name))) != n:
+            raise DecodeError("bad_columns", f"column {name} has {count} values, expected {n}")
+    return m.AirPicture(
+        time_s=p.time_s,
+        track_id=np.array(p.track_id, dtype=np.int64),
+        state=_state(p, n),
+        position_variance_m2=_column(p.position_variance_m2, np.float64, n, "position_variance_m2"),
+        identity=_enum_column(p.identity, n, "identity", m.Identity),
+        classification=_enum_column(p.classification, n, "classification", m.Classification),
+        threat_rank=_column(p.threat_rank, np.int64, n, "threat_rank"),
+        asset_id=tuple(p.asset_id),
+        engagement=_enum_column(p.engagement, n, "engagement", m.TrackEngagement),
+        truth_id=tuple(p.truth_id),
     )
 
 
@@ -352,6 +388,7 @@ READ: dict[str, Callable[[Any], m.Body]] = {
     "fdc_heartbeat": _read_heartbeat,
     "operator_command": _read_command,
     "node_state": _read_node_state,
+    "air_picture": _read_air_picture,
 }
 
 

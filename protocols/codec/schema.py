@@ -53,6 +53,7 @@ TRACK_TAG = field_tags(pb.TrackReport)
 
 
 TRUTH_TAG = field_tags(pb.TruthReport)
+PICTURE_TAG = field_tags(pb.AirPicture)
 
 
 HEADER_TAG = wire.tag(pb.Envelope.DESCRIPTOR.fields_by_name["header"].number)

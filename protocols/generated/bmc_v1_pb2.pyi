@@ -82,6 +82,13 @@ class NodeStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NODE_STATUS_UNSPECIFIED: _ClassVar[NodeStatus]
     NODE_STATUS_BIRTH: _ClassVar[NodeStatus]
     NODE_STATUS_DEATH: _ClassVar[NodeStatus]
+
+class TrackEngagement(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TRACK_ENGAGEMENT_UNSPECIFIED: _ClassVar[TrackEngagement]
+    TRACK_ENGAGEMENT_NONE: _ClassVar[TrackEngagement]
+    TRACK_ENGAGEMENT_ENGAGED: _ClassVar[TrackEngagement]
+    TRACK_ENGAGEMENT_KILLED: _ClassVar[TrackEngagement]
 TRACK_STATUS_UNSPECIFIED: TrackStatus
 TRACK_STATUS_TENTATIVE: TrackStatus
 TRACK_STATUS_CONFIRMED: TrackStatus
@@ -131,6 +138,10 @@ WEAPONS_CONTROL_HOLD: WeaponsControl
 NODE_STATUS_UNSPECIFIED: NodeStatus
 NODE_STATUS_BIRTH: NodeStatus
 NODE_STATUS_DEATH: NodeStatus
+TRACK_ENGAGEMENT_UNSPECIFIED: TrackEngagement
+TRACK_ENGAGEMENT_NONE: TrackEngagement
+TRACK_ENGAGEMENT_ENGAGED: TrackEngagement
+TRACK_ENGAGEMENT_KILLED: TrackEngagement
 
 class Header(_message.Message):
     __slots__ = ("schema_version", "sender", "sequence", "sim_time_s")
@@ -360,8 +371,42 @@ class NodeState(_message.Message):
     speed: float
     def __init__(self, node_id: _Optional[str] = ..., kind: _Optional[str] = ..., status: _Optional[_Union[NodeStatus, str]] = ..., birth_sequence: _Optional[int] = ..., speed: _Optional[float] = ...) -> None: ...
 
+class AirPicture(_message.Message):
+    __slots__ = ("time_s", "track_id", "east_m", "north_m", "up_m", "v_east_mps", "v_north_mps", "v_up_mps", "position_variance_m2", "identity", "classification", "threat_rank", "asset_id", "engagement", "truth_id")
+    TIME_S_FIELD_NUMBER: _ClassVar[int]
+    TRACK_ID_FIELD_NUMBER: _ClassVar[int]
+    EAST_M_FIELD_NUMBER: _ClassVar[int]
+    NORTH_M_FIELD_NUMBER: _ClassVar[int]
+    UP_M_FIELD_NUMBER: _ClassVar[int]
+    V_EAST_MPS_FIELD_NUMBER: _ClassVar[int]
+    V_NORTH_MPS_FIELD_NUMBER: _ClassVar[int]
+    V_UP_MPS_FIELD_NUMBER: _ClassVar[int]
+    POSITION_VARIANCE_M2_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    CLASSIFICATION_FIELD_NUMBER: _ClassVar[int]
+    THREAT_RANK_FIELD_NUMBER: _ClassVar[int]
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    ENGAGEMENT_FIELD_NUMBER: _ClassVar[int]
+    TRUTH_ID_FIELD_NUMBER: _ClassVar[int]
+    time_s: float
+    track_id: _containers.RepeatedScalarFieldContainer[int]
+    east_m: _containers.RepeatedScalarFieldContainer[float]
+    north_m: _containers.RepeatedScalarFieldContainer[float]
+    up_m: _containers.RepeatedScalarFieldContainer[float]
+    v_east_mps: _containers.RepeatedScalarFieldContainer[float]
+    v_north_mps: _containers.RepeatedScalarFieldContainer[float]
+    v_up_mps: _containers.RepeatedScalarFieldContainer[float]
+    position_variance_m2: _containers.RepeatedScalarFieldContainer[float]
+    identity: _containers.RepeatedScalarFieldContainer[Identity]
+    classification: _containers.RepeatedScalarFieldContainer[Classification]
+    threat_rank: _containers.RepeatedScalarFieldContainer[int]
+    asset_id: _containers.RepeatedScalarFieldContainer[str]
+    engagement: _containers.RepeatedScalarFieldContainer[TrackEngagement]
+    truth_id: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, time_s: _Optional[float] = ..., track_id: _Optional[_Iterable[int]] = ..., east_m: _Optional[_Iterable[float]] = ..., north_m: _Optional[_Iterable[float]] = ..., up_m: _Optional[_Iterable[float]] = ..., v_east_mps: _Optional[_Iterable[float]] = ..., v_north_mps: _Optional[_Iterable[float]] = ..., v_up_mps: _Optional[_Iterable[float]] = ..., position_variance_m2: _Optional[_Iterable[float]] = ..., identity: _Optional[_Iterable[_Union[Identity, str]]] = ..., classification: _Optional[_Iterable[_Union[Classification, str]]] = ..., threat_rank: _Optional[_Iterable[int]] = ..., asset_id: _Optional[_Iterable[str]] = ..., engagement: _Optional[_Iterable[_Union[TrackEngagement, str]]] = ..., truth_id: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class Envelope(_message.Message):
-    __slots__ = ("header", "track_report", "truth_report", "fire_order", "engagement_status", "launcher_status", "flyout", "detonation", "fdc_heartbeat", "operator_command", "node_state")
+    __slots__ = ("header", "track_report", "truth_report", "fire_order", "engagement_status", "launcher_status", "flyout", "detonation", "fdc_heartbeat", "operator_command", "node_state", "air_picture")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     TRACK_REPORT_FIELD_NUMBER: _ClassVar[int]
     TRUTH_REPORT_FIELD_NUMBER: _ClassVar[int]
@@ -373,6 +418,7 @@ class Envelope(_message.Message):
     FDC_HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     OPERATOR_COMMAND_FIELD_NUMBER: _ClassVar[int]
     NODE_STATE_FIELD_NUMBER: _ClassVar[int]
+    AIR_PICTURE_FIELD_NUMBER: _ClassVar[int]
     header: Header
     track_report: TrackReport
     truth_report: TruthReport
@@ -384,4 +430,5 @@ class Envelope(_message.Message):
     fdc_heartbeat: FdcHeartbeat
     operator_command: OperatorCommand
     node_state: NodeState
-    def __init__(self, header: _Optional[_Union[Header, _Mapping]] = ..., track_report: _Optional[_Union[TrackReport, _Mapping]] = ..., truth_report: _Optional[_Union[TruthReport, _Mapping]] = ..., fire_order: _Optional[_Union[FireOrder, _Mapping]] = ..., engagement_status: _Optional[_Union[EngagementStatus, _Mapping]] = ..., launcher_status: _Optional[_Union[LauncherStatus, _Mapping]] = ..., flyout: _Optional[_Union[Flyout, _Mapping]] = ..., detonation: _Optional[_Union[Detonation, _Mapping]] = ..., fdc_heartbeat: _Optional[_Union[FdcHeartbeat, _Mapping]] = ..., operator_command: _Optional[_Union[OperatorCommand, _Mapping]] = ..., node_state: _Optional[_Union[NodeState, _Mapping]] = ...) -> None: ...
+    air_picture: AirPicture
+    def __init__(self, header: _Optional[_Union[Header, _Mapping]] = ..., track_report: _Optional[_Union[TrackReport, _Mapping]] = ..., truth_report: _Optional[_Union[TruthReport, _Mapping]] = ..., fire_order: _Optional[_Union[FireOrder, _Mapping]] = ..., engagement_status: _Optional[_Union[EngagementStatus, _Mapping]] = ..., launcher_status: _Optional[_Union[LauncherStatus, _Mapping]] = ..., flyout: _Optional[_Union[Flyout, _Mapping]] = ..., detonation: _Optional[_Union[Detonation, _Mapping]] = ..., fdc_heartbeat: _Optional[_Union[FdcHeartbeat, _Mapping]] = ..., operator_command: _Optional[_Union[OperatorCommand, _Mapping]] = ..., node_state: _Optional[_Union[NodeState, _Mapping]] = ..., air_picture: _Optional[_Union[AirPicture, _Mapping]] = ...) -> None: ...

@@ -181,7 +181,7 @@ def test_frames_are_decoded_one_at_a_time() -> None:
 
 def test_type_table_covers_every_body_once() -> None:
     assert set(FRAME_TYPES) == set(codec.BODY_FIELDS.values())
-    assert sorted(FRAME_TYPES.values()) == list(range(1, 11))
+    assert sorted(FRAME_TYPES.values()) == list(range(1, 12))
 
 
 def test_message_frames_round_trip_and_type_mismatch_is_refused() -> None:

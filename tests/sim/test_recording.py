@@ -19,9 +19,11 @@ from matplotlib.patches import Circle
 from mcap.reader import make_reader
 from mcap_protobuf.decoder import DecoderFactory
 
+import bmc
 from bmc import aar
 from bmc.cli import main
 from bmc.replay import replay_into_fdc
+from protocols import codec
 from protocols import messages as m
 from protocols.logrecord import log_record
 from protocols.recording import RecordingError, read_recording
@@ -341,3 +343,46 @@ def test_the_page_shows_a_recordings_text_as_text(tmp_path: Path) -> None:
     assert "<img src=x" not in page
     assert "x&lt;img src=x onerror=alert(1)&gt;.yaml" in page
     assert page.count("<tr><td>FDC-") == 2  # single_engagement: two orders, one row each
+
+
+def test_the_recorded_air_picture_drives_the_map_and_decodes_with_protoc(
+    recorded: dict[str, tuple[Path, dict[str, Any]]],
+) -> None:
+    path, live = recorded["belgium_nasams"]
+    rec = read_recording(path)
+    pictures = [r for r in rec.messages() if r.topic.endswith("/fdc/FDC/picture")]
+    assert len(pictures) == live["sim_time_s"]  # one per assignment period (1 s), from 0.5 s
+    a = aar.analyse(path)
+    assert a.picture_recorded
+    shown: set[int] = set()
+    for r in pictures:
+        body = codec.decode(r.payload).body
+        assert isinstance(body, m.AirPicture)
+        shown.update(body.track_id.tolist())
+    assert set(a.system_tracks) == shown  # the map's system tracks are the picture's
+    targets = {row.target_track_id for row in a.engagements.values()}
+    assert targets and targets <= shown
+    # An independent decoder reads the recorded bytes as the schema says.
+    busy = max(pictures, key=lambda r: len(codec.decode(r.payload).body))
+    proto = ROOT / "protocols" / "proto"
+    done = subprocess.run(
+        ["protoc", "--decode", "bmc.v1.Envelope", "-I", str(proto), str(proto / "bmc_v1.proto")],
+        input=busy.payload,
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
+    text = done.stdout.decode()
+    first = codec.decode(busy.payload).body
+    assert isinstance(first, m.AirPicture)
+    assert "air_picture {" in text and f"track_id: {int(first.track_id[0])}" in text
+    assert "engagement: TRACK_ENGAGEMENT_" in text and "asset_id: " in text
+
+
+def test_a_recording_without_a_picture_falls_back_to_re_fusing_the_radar_tracks(tmp_path: Path) -> None:
+    rec = tmp_path / "off.mcap"
+    bmc.run(SIM_CONFIGS / "single_engagement.yaml", overrides={"fdc.picture": False}, record=rec)
+    a = aar.analyse(rec)
+    assert not a.picture_recorded
+    assert a.system_tracks, "system tracks rebuilt from the radar tracks"
+    assert {row.target_track_id for row in a.engagements.values()} <= set(a.system_tracks)

@@ -74,6 +74,24 @@ def truth_reports(draw: st.DrawFn) -> m.TruthReport:
     )
 
 
+@st.composite
+def air_pictures(draw: st.DrawFn) -> m.AirPicture:
+    n = draw(st.integers(0, 4))
+    return m.AirPicture(
+        time_s=draw(finite),
+        track_id=np.array([draw(uint32) for _ in range(n)], dtype=np.int64),
+        state=np.array([[draw(finite) for _ in range(6)] for _ in range(n)], dtype=float).reshape(n, 6),
+        # float32 on the wire: float32-representable values compare exactly.
+        position_variance_m2=np.array([draw(float32s) for _ in range(n)], dtype=float),
+        identity=np.array([int(draw(enum_of(m.Identity))) for _ in range(n)], dtype=np.int64),
+        classification=np.array([int(draw(enum_of(m.Classification))) for _ in range(n)], dtype=np.int64),
+        threat_rank=np.array([draw(uint32) for _ in range(n)], dtype=np.int64),
+        asset_id=tuple(draw(texts) for _ in range(n)),
+        engagement=np.array([int(draw(enum_of(m.TrackEngagement))) for _ in range(n)], dtype=np.int64),
+        truth_id=tuple(draw(texts) for _ in range(n)),
+    )
+
+
 fire_orders = st.builds(
     m.FireOrder,
     order_id=texts,
@@ -161,7 +179,7 @@ SCALAR_BODIES: dict[type, st.SearchStrategy[Any]] = {
     m.NodeState: node_states,
 }
 
-any_body = st.one_of(track_reports(), truth_reports(), *SCALAR_BODIES.values())
+any_body = st.one_of(track_reports(), truth_reports(), air_pictures(), *SCALAR_BODIES.values())
 
 
 def _body_classes() -> set[type]:
@@ -172,7 +190,7 @@ def _body_classes() -> set[type]:
 
 
 def test_every_body_type_is_covered() -> None:
-    covered = {m.TrackReport, m.TruthReport, *SCALAR_BODIES}
+    covered = {m.TrackReport, m.TruthReport, m.AirPicture, *SCALAR_BODIES}
     assert covered == _body_classes()
     assert set(codec.BODY_FIELDS) == _body_classes()
 
@@ -199,6 +217,54 @@ def test_default_bodies_round_trip() -> None:
         m.FireOrder("", "", 0, (0.0, 0.0, 0.0), (0.0, 0.0, 0.0), (0.0, 0.0, 0.0), 0.0, 0, 0.0, 0.0),
     ):
         assert codec.decode(codec.encode(header, body)).body == body
+    empty = codec.decode(codec.encode(header, _picture_of([]))).body
+    assert isinstance(empty, m.AirPicture) and len(empty) == 0 and empty.time_s == 0.0
+
+
+def _picture_of(rows: list[int]) -> m.AirPicture:
+    n = len(rows)
+    ints = np.array(rows, dtype=np.int64)
+    return m.AirPicture(
+        time_s=0.0,
+        track_id=ints,
+        state=np.zeros((n, 6)),
+        position_variance_m2=np.zeros(n),
+        identity=np.full(n, m.Identity.HOSTILE, dtype=np.int64),
+        classification=np.full(n, m.Classification.DRONE, dtype=np.int64),
+        threat_rank=ints,
+        asset_id=("A",) * n,
+        engagement=np.full(n, m.TrackEngagement.NONE, dtype=np.int64),
+        truth_id=("",) * n,
+    )
+
+
+@FAST
+@given(header=headers, body=air_pictures())
+def test_air_picture_round_trip(header: m.Header, body: m.AirPicture) -> None:
+    msg = codec.decode(codec.encode(header, body))
+    assert msg.header == header
+    got = msg.body
+    assert isinstance(got, m.AirPicture)
+    assert got.time_s == body.time_s
+    for name in ("track_id", "state", "position_variance_m2", "identity", "classification"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(body, name))
+    for name in ("threat_rank", "engagement"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(body, name))
+    assert got.asset_id == body.asset_id and got.truth_id == body.truth_id
+
+
+def test_a_picture_whose_columns_disagree_is_refused() -> None:
+    good = codec.encode(m.Header("FDC", 1, 1.0), _picture_of([1, 2]))
+    from protocols.generated import bmc_v1_pb2 as pb
+
+    env = pb.Envelope.FromString(good)
+    env.air_picture.asset_id.append("extra")
+    with pytest.raises(codec.DecodeError, match="column asset_id has 3 values, expected 2"):
+        codec.decode(env.SerializeToString())
+    env = pb.Envelope.FromString(good)
+    env.air_picture.engagement[0] = 9
+    with pytest.raises(codec.DecodeError, match="outside TrackEngagement"):
+        codec.decode(env.SerializeToString())
 
 
 def _assert_track_reports_equal(got: m.TrackReport, want: m.TrackReport) -> None:

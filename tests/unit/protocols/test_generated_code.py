@@ -81,6 +81,7 @@ def test_all_plain_enums_found() -> None:
         "DetonationOutcome",
         "WeaponsControl",
         "NodeStatus",
+        "TrackEngagement",
     }
 
 

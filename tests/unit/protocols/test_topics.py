@@ -119,6 +119,7 @@ def test_channel_of_foreign_topics(topic: str) -> None:
 
 def test_channels_table() -> None:
     assert {c.body for c in CHANNELS.values()} == {
+        m.AirPicture,
         m.TrackReport,
         m.TruthReport,
         m.FireOrder,
