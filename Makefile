@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SCENARIO ?= sim_configs/belgium_nasams.yaml
 
-.PHONY: run test lint typecheck pytest bench proto docs golden clean mosquitto
+.PHONY: run test lint typecheck pytest bench proto docs golden clean mosquitto tshark
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 needed, found " + sys.version'
@@ -22,6 +22,9 @@ $(VENV)/.run-deps: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 
 $(VENV)/.test-deps: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[test]'
+	@# opendis, the DIS tests' second decoder, declares numpy<2 but reads PDUs fine with ours:
+	@# installed without its dependencies (tests/unit/protocols/test_dis.py pins what it does).
+	$(BIN)/pip install -q --no-deps opendis==1.0
 	@touch $@ $(VENV)/.run-deps
 
 ## Run the reference scenario and print its engagement report.
@@ -38,7 +41,7 @@ lint: $(VENV)/.test-deps
 typecheck: $(VENV)/.test-deps
 	$(BIN)/mypy bmc sensors launchers protocols hil benchmarks
 
-pytest: $(VENV)/.test-deps mosquitto
+pytest: $(VENV)/.test-deps mosquitto tshark
 	$(BIN)/python -m pytest
 
 ## The transport tests need the mosquitto broker and clients (Debian: mosquitto, mosquitto-clients).
@@ -47,6 +50,13 @@ mosquitto:
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q mosquitto mosquitto-clients; \
 	  else echo "make: install mosquitto and mosquitto-clients (apt-get install mosquitto mosquitto-clients)" >&2; exit 1; fi; }
+
+## The interop tests check our ASTERIX and DIS output with Wireshark's dissectors (Debian: tshark).
+tshark:
+	@command -v tshark >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q tshark; \
+	  else echo "make: install tshark (apt-get install tshark)" >&2; exit 1; fi; }
 
 ## Speed figures (not part of the test suite).
 bench: $(VENV)/.test-deps
