@@ -26,6 +26,8 @@ PURE = [
     "bmc/engine/stats.py",
     "bmc/engine/report.py",
     "protocols/logrecord.py",
+    "protocols/asterix.py",
+    "protocols/dis.py",
 ]
 """Physics and decisions: time and randomness come in as arguments."""
 
