@@ -14,7 +14,7 @@ import logging
 import sys
 from collections.abc import Callable
 
-from bmc.cli import common, hil, replay, run, setup, sweep
+from bmc.cli import common, hil, interop, replay, run, setup, sweep
 from bmc.cli.common import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK
 from bmc.engine.threads import pin_blas_threads
 from protocols.errors import UsageError
@@ -27,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=common.Parser)
     setup.add_init(sub)
-    for command in (run, sweep, replay, hil, setup):
+    for command in (run, sweep, replay, hil, interop, setup):
         command.add(sub)
     return p
 

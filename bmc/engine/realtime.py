@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
@@ -31,6 +31,9 @@ from protocols.bus import Tap
 from protocols.errors import UsageError
 from protocols.mqtt import BrokerConfig, Delivered, Login, MqttBus, MqttEndpoint, birth_base
 from protocols.topics import Topics, root_for
+
+if TYPE_CHECKING:
+    from bmc.interop.dis_in import DisInput
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,8 @@ class RealtimeOptions:
     (for tests of the transport alone; the CLI always gives keys)."""
     credentials: Mapping[str, Login] | None = None
     """Identity -> its broker login (password, TLS certificate), from ``bmc broker-config --acl``."""
+    dis_in: DisInput | None = None
+    """Where to listen for other simulators' DIS entities (``bmc run --dis-in``); a cell only."""
 
     def __post_init__(self) -> None:
         if self.speed is not None and not self.speed > 0:
@@ -77,7 +82,7 @@ class WorldClock:
     """The cell's pacing speed, from the world's birth (0 when the birth does not say)."""
 
 
-def _keyring(options: RealtimeOptions, local: Sequence[str]) -> Keyring | None:
+def keyring_for(options: RealtimeOptions, local: Sequence[str]) -> Keyring | None:
     """The keyring of this process's identities, in a life numbered by the wall clock (every
     later life of a node is numbered higher, so its earlier lives' messages are refused)."""
     if options.keys is None:
@@ -109,7 +114,7 @@ def node_kind(s: Scenario, node_id: str) -> str:
     raise ValueError(f"no node {node_id!r} in scenario {s.name!r} (known: {', '.join(known)})")
 
 
-async def _connected(bus: MqttBus, timeout_s: float) -> None:
+async def wait_connected(bus: MqttBus, timeout_s: float) -> None:
     pending = [ep for ep in bus.endpoints if ep.started]
     try:
         await asyncio.wait_for(asyncio.gather(*(ep.connected.wait() for ep in pending)), timeout_s)
@@ -139,7 +144,7 @@ async def run_cell(
     env = simpy.Environment()
     topics = Topics(options.root or root_for(s.name))
     external = external_nodes(s)
-    bus = MqttBus(env, topics, options.broker, _keyring(options, cell_identities(s)))
+    bus = MqttBus(env, topics, options.broker, keyring_for(options, cell_identities(s)))
     bus.credentials = dict(options.credentials or {})
     if options.speed is None:
         raise ValueError("a cell needs a speed (only a node follows the cell's)")
@@ -160,13 +165,15 @@ async def run_cell(
     for tap in taps:
         bus.add_tap(tap)
     orders = options.keys.orders if options.keys is not None else None
-    nodes = make_nodes(s, env, bus, topics, lambda node_id: node_id not in external, orders)
+    dis_in = options.dis_in
+    source = dis_in.source(s) if dis_in is not None else None
+    nodes = make_nodes(s, env, bus, topics, lambda node_id: node_id not in external, orders, source)
     for node in nodes:
         if deliveries and node.id in deliveries and isinstance(node.port, MqttEndpoint):
             node.port.on_deliver = deliveries[node.id]
     wall0 = clock.wall_seconds()
     try:
-        await _connected(bus, options.connect_timeout_s)
+        await wait_connected(bus, options.connect_timeout_s)
         if external:
             deadline = clock.wall_seconds() + options.wait_external_s
             while any(births.get(x) != m.NodeStatus.BIRTH for x in external):
@@ -180,14 +187,18 @@ async def run_cell(
             wrong = [_speed_mismatch(x, speeds.get(x, 0.0), options.speed) for x in external]
             if any(wrong):
                 raise RealtimeError("; ".join(w for w in wrong if w))
+        if dis_in is not None:
+            await dis_in.open(pacer.sim_now)
         for node in nodes:
             node.start()
-        await _connected(bus, options.connect_timeout_s)
+        await wait_connected(bus, options.connect_timeout_s)
         await _pace(pacer, bus, s.duration_s, progress, stop)
         # Let the monitor hear the last messages.
         await asyncio.sleep(0.3)
         bus.flush()
     finally:
+        if dis_in is not None:
+            dis_in.close()
         await bus.close()
     report = metrics.report(
         scenario=s.name,
@@ -287,14 +298,14 @@ async def run_node(
     s = scenario
     kind = node_kind(s, node_id)
     topics = Topics(options.root or root_for(s.name))
-    bus = MqttBus(simpy.Environment(), topics, options.broker, _keyring(options, [node_id]))
+    bus = MqttBus(simpy.Environment(), topics, options.broker, keyring_for(options, [node_id]))
     bus.credentials = dict(options.credentials or {})
     ep = bus.endpoint(node_id)
     bus.speed = options.speed or 0.0
     ep.announce(kind, topics.topic(kind, node_id, "state"))
     sync = world_clock(bus, options.speed, node_id)
     try:
-        await _connected(bus, options.connect_timeout_s)
+        await wait_connected(bus, options.connect_timeout_s)
         start, speed = await world_time(sync, topics, options)
         env = simpy.Environment(initial_time=start)
         bus.env = env

@@ -125,6 +125,12 @@ class Radar(Model):
     """Antenna position; its height above the origin sets the radar horizon."""
     scan_period_s: float = Field(2.0, ge=0.01, le=600)
     """Time between scans (rotation period), seconds."""
+    sac: int | None = Field(None, ge=0, le=255)
+    """ASTERIX system area code of this radar's CAT048 and CAT034 (`bmc gateway`, `bmc export`);
+    default: the gateway's --sac."""
+    sic: int | None = Field(None, ge=0, le=255)
+    """ASTERIX system identification code of this radar; default: the gateway's --sic plus 1
+    plus the radar's index in `radars` (the FDC's CAT062 takes --sic itself)."""
     max_range_m: float = Field(75_000.0, gt=0, le=1_000_000)
     """Instrumented range, metres."""
     reference_range_m: float = Field(40_000.0, gt=0, le=1_000_000)
@@ -360,6 +366,44 @@ class Link(Model):
     """Probability that one delivery is lost."""
 
 
+class DisEntity(Model):
+    """A DIS entity the scenario expects from another simulator (`bmc run --dis-in`)."""
+
+    id: Ident
+    """Our object id for it (truth, tracks, the report)."""
+    marking: str | None = Field(None, min_length=1, max_length=11)
+    """Its Entity State marking text, e.g. VIPER11 (this or `entity`)."""
+    entity: str | None = Field(None, pattern=r"^\d{1,5}:\d{1,5}:\d{1,5}$")
+    """Its entity id, site:application:entity, e.g. 1:3101:7 (this or `marking`)."""
+    kind: ThreatKind | None = None
+    """What it is; default: from its DIS entity type."""
+    rcs_m2: float | None = Field(None, gt=0, le=10_000)
+    """Radar cross-section, m^2; default: the kind's."""
+
+    @model_validator(mode="after")
+    def _one_key(self) -> DisEntity:
+        if (self.marking is None) == (self.entity is None):
+            raise ValueError(
+                "give the entity's marking or its entity id (site:application:entity), one of them"
+            )
+        return self
+
+
+class DisIn(Model):
+    """Air objects flown by other simulators over DIS (real-time runs with `bmc run --dis-in`)."""
+
+    exercise_id: int | None = Field(None, ge=1, le=255)
+    """Accept only this DIS exercise; default: any."""
+    timeout_s: float = Field(12.0, gt=0, le=600)
+    """An entity whose Entity State PDUs stop this long is removed (IEEE 1278.1: 2.4 x the 5 s heartbeat)."""
+    max_entities: int = Field(64, ge=1, le=10_000)
+    """Most entities at once; PDUs of further ones are counted and dropped."""
+    only_declared: bool = False
+    """Accept only the entities listed below (others are counted and dropped)."""
+    entities: list[DisEntity] = Field(default_factory=list, max_length=1_000)
+    """Entities to expect, with their ids and kinds in our world."""
+
+
 class Scenario(Model):
     """A whole scenario file."""
 
@@ -387,6 +431,8 @@ class Scenario(Model):
     """Generated raids."""
     links: dict[str, Link] = Field(default_factory=dict)
     """Per-channel link model; key 'default' applies to channels not named."""
+    dis_in: DisIn = DisIn()
+    """Entities from other simulators (`bmc run --dis-in`); ignored otherwise."""
     expect: list[str] = Field(default_factory=list, max_length=1_000)
     """Checks on the run report, e.g. 'leaked <= 0', 'friendly_engaged == 0'. Statistical checks
     such as 'leaked.mean <= 0.5' or 'P(leaked == 0) >= 0.9' are judged by `bmc sweep` (where a

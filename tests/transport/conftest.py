@@ -117,7 +117,7 @@ class BmcRunner:
 
     def __call__(self, *args: str, name: str | None = None) -> BmcProcess:
         label = name or f"{args[0]}-{len(self.procs)}"
-        if args[0] in ("run", "node", "hil") and "--mqtt" in args and "--keys" not in args:
+        if args[0] in ("run", "node", "hil", "gateway") and "--mqtt" in args and "--keys" not in args:
             # Tests on a private loopback broker: the public demo keys, unless a test brings its own
             # (tests/transport/test_spoofing.py does, and checks that this flag warns).
             args = (*args, "--insecure-demo-keys")

@@ -30,6 +30,8 @@ EXPECTED_MODELS = {
     "Waypoint",
     "Raid",
     "Link",
+    "DisIn",
+    "DisEntity",
 }
 
 
