@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -42,6 +43,11 @@ def add(sub: Any) -> None:
     )
     run.add_argument(
         "--speed", type=common.speed, help="with --mqtt: simulated seconds per wall second (default 1)"
+    )
+    run.add_argument(
+        "--dis-in",
+        metavar="udp://HOST:PORT",
+        help="with --mqtt: fly other simulators' DIS entities in this world (docs/INTEROP.md)",
     )
     common.limit_args(run)
     common.broker_args(run)
@@ -89,6 +95,13 @@ def _run(args: argparse.Namespace) -> int:
         raise ScenarioError(
             "--speed paces a real-time run and needs --mqtt URL (a virtual run goes as fast as it can)"
         )
+    dis_in = None
+    if args.dis_in is not None:
+        from bmc.interop.dis_in import DisInput
+
+        if not args.mqtt:
+            raise ScenarioError("--dis-in takes entities in real time: add --mqtt URL")
+        dis_in = DisInput.parse(args.dis_in)
     tty = sys.stderr.isatty()
     # A virtual run is over in seconds: progress only on a terminal. A real-time one may take
     # as long as the scenario: say so at the start, and show progress in a log too.
@@ -113,6 +126,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if broker is not None:
             options = common.options(args, speed, keys, scenario)
+            if dis_in is not None:
+                options = dataclasses.replace(options, dis_in=dis_in)
             deliveries = None
             if recorder is not None and scenario.fdc.id not in external_nodes(scenario):
                 # When the FDC heard each input: what `bmc replay --into fdc` replays exactly.
@@ -128,6 +143,8 @@ def _run(args: argparse.Namespace) -> int:
         raise ScenarioError(f"{args.scenario}: {exc}") from None
     finally:
         _close_recording(recorder, report)
+        if dis_in is not None and dis_in.entities is not None and not args.quiet:
+            print(dis_in.entities.summary(), file=sys.stderr)
     if args.json is not None:
         text = json.dumps(report.to_dict(), indent=2) + "\n"
         if str(args.json) == "-":

@@ -15,7 +15,7 @@ from bmc.engine.node import Node
 from bmc.engine.report import RunReport
 from bmc.engine.rng import RngStreams
 from bmc.engine.stats import is_statistical
-from bmc.engine.world import AssetZone, World
+from bmc.engine.world import AssetZone, ExternalSource, World
 from bmc.fdc.assign import FireUnits
 from bmc.fdc.node import WCS, Assets, FdcNode, FdcParams
 from bmc.keys import CellKeys, derived, roles_of
@@ -135,10 +135,12 @@ def make_nodes(
     topics: Topics,
     include: Callable[[str], bool],
     orders: Mapping[str, bytes] | None = None,
+    external: ExternalSource | None = None,
 ) -> list[Node]:
     """The nodes of ``s`` whose id ``include`` accepts ('world' for the world), on ``bus``;
     ``orders`` are the launchers' fire-order keys
-    (default: derived from the scenario, as virtual runs use)."""
+    (default: derived from the scenario, as virtual runs use); ``external``: objects the
+    world takes from outside (DIS in)."""
     rngs = RngStreams(s.seed)
     nodes: list[Node] = []
     if include("world"):
@@ -153,6 +155,7 @@ def make_nodes(
                 assets,
                 {x.id: x for x in s.launchers},
                 s.world.truth_period_s,
+                external,
             )
         )
     for r in s.radars:

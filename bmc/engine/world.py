@@ -13,7 +13,7 @@ import bisect
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +43,48 @@ SEEKER_GATE_M = 3_000.0
 """An interceptor's seeker locks the live object nearest the ordered target
 estimate if it is within this distance; otherwise it flies to the predicted
 point and self-destructs."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ExternalObjects:
+    """Air objects another simulator flies (DIS in), as their source sees them at one time:
+    columns of equal length K, ``state`` (K, 6) local east/north/up and velocity."""
+
+    object_id: tuple[str, ...]
+    kind: npt.NDArray[np.int64]
+    friendly: npt.NDArray[np.bool_]
+    iff: npt.NDArray[np.bool_]
+    rcs_m2: npt.NDArray[np.float64]
+    state: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.object_id)
+
+
+class ExternalSource(Protocol):
+    """Where external objects come from (``bmc.interop.dis_in``): the world asks at each truth
+    report and launch. An object the world ends (killed, or it reached an asset) is ended
+    for its source too: whatever its simulator sends afterwards is ignored."""
+
+    def sample(self, time_s: float) -> ExternalObjects:
+        """The live external objects at simulated ``time_s``."""
+        ...
+
+    def end(self, object_id: str) -> None:
+        """``object_id`` is killed or leaked in our world."""
+        ...
+
+
+@dataclass(slots=True)
+class _Gone:
+    """An external object no longer flying: killed, leaked, or its PDUs stopped."""
+
+    kind: int
+    friendly: bool
+    iff: bool
+    rcs_m2: float
+    state: npt.NDArray[np.float64]
+    status: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,8 +288,15 @@ class World(Node):
         assets: list[AssetZone],
         launchers: dict[str, Launcher],
         truth_period_s: float,
+        external: ExternalSource | None = None,
     ) -> None:
         super().__init__("world", env, bus, topics, rng)
+        self.external = external
+        """Objects flown from outside (DIS in, real-time runs); None in virtual runs."""
+        self._gone: dict[str, _Gone] = {}
+        """External objects that stopped flying, by id, in the order they stopped."""
+        self._seen: dict[str, _Gone] = {}
+        """Every external object's last sample (what it becomes when it stops)."""
         self.plans = plans
         self.paths = Paths(plans)
         self.assets = assets
@@ -301,16 +350,90 @@ class World(Node):
     def _publish_truth(self) -> None:
         t = self.now
         self._refresh_status(t)
-        self.publish(
-            "truth",
-            m.TruthReport(
-                object_id=self.object_ids,
-                kind=self.kind_col,
-                friendly=self.friendly,
-                iff=self.iff,
-                rcs_m2=self.rcs,
-                status=self.status.copy(),
-                state=self.state(t),
+        report = m.TruthReport(
+            object_id=self.object_ids,
+            kind=self.kind_col,
+            friendly=self.friendly,
+            iff=self.iff,
+            rcs_m2=self.rcs,
+            status=self.status.copy(),
+            state=self.state(t),
+        )
+        if self.external is not None:
+            report = self._with_external(report, t)
+        self.publish("truth", report)
+
+    # ------------------------------------------------------------ external objects
+
+    def _external_now(self, t: float) -> ExternalObjects:
+        """The live external objects, after ending any that reached an asset; remembers the
+        last sample of each, so one whose PDUs stop stays in truth, landed where last seen."""
+        assert self.external is not None
+        ext = self.external.sample(t)
+        live = set(ext.object_id)
+        for oid in [o for o in self._seen if o not in live and o not in self._gone]:
+            self._gone[oid] = self._seen[oid]
+            self._gone[oid].status = _LANDED
+        for k, oid in enumerate(ext.object_id):
+            self._seen[oid] = _Gone(
+                int(ext.kind[k]),
+                bool(ext.friendly[k]),
+                bool(ext.iff[k]),
+                float(ext.rcs_m2[k]),
+                ext.state[k].copy(),
+                _ACTIVE,
+            )
+            self._gone.pop(oid, None)
+            if not ext.friendly[k]:
+                for a in self.assets:
+                    gap = detmath.hypot(ext.state[k, 0] - a.east_m, ext.state[k, 1] - a.north_m)
+                    if detmath.scalar(gap) <= a.radius_m:
+                        self._end_external(oid, m.ObjectStatus.LEAKED)
+                        self._publish_asset_hit(oid, a, ext.state[k, :3])
+                        break
+        if any(oid in self._gone for oid in ext.object_id):
+            keep = [k for k, oid in enumerate(ext.object_id) if oid not in self._gone]
+            ext = ExternalObjects(
+                tuple(ext.object_id[k] for k in keep),
+                ext.kind[keep],
+                ext.friendly[keep],
+                ext.iff[keep],
+                ext.rcs_m2[keep],
+                ext.state[keep],
+            )
+        return ext
+
+    def _end_external(self, oid: str, status: m.ObjectStatus) -> None:
+        assert self.external is not None
+        gone = self._gone[oid] = self._seen[oid]
+        gone.status = int(status)
+        gone.state[3:] = 0.0
+        self.external.end(oid)
+
+    def _with_external(self, report: m.TruthReport, t: float) -> m.TruthReport:
+        ext = self._external_now(t)
+        gone = list(self._gone.items())
+        if not len(ext) and not gone:
+            return report
+        return m.TruthReport(
+            object_id=report.object_id + ext.object_id + tuple(o for o, _g in gone),
+            kind=np.concatenate(
+                [report.kind, ext.kind, np.array([g.kind for _o, g in gone], dtype=np.int64)]
+            ),
+            friendly=np.concatenate(
+                [report.friendly, ext.friendly, np.array([g.friendly for _o, g in gone], dtype=bool)]
+            ),
+            iff=np.concatenate([report.iff, ext.iff, np.array([g.iff for _o, g in gone], dtype=bool)]),
+            rcs_m2=np.concatenate([report.rcs_m2, ext.rcs_m2, np.array([g.rcs_m2 for _o, g in gone])]),
+            status=np.concatenate(
+                [
+                    report.status,
+                    np.full(len(ext), _ACTIVE, dtype=np.int64),
+                    np.array([g.status for _o, g in gone], dtype=np.int64),
+                ]
+            ),
+            state=np.concatenate(
+                [report.state, ext.state, np.array([g.state for _o, g in gone]).reshape(-1, 6)]
             ),
         )
 
@@ -345,13 +468,15 @@ class World(Node):
         if self.status[i] in (m.ObjectStatus.KILLED, m.ObjectStatus.LEAKED):
             return
         self._end(i, m.ObjectStatus.LEAKED)
-        pos = self.frozen_state[i, :3]
+        self._publish_asset_hit(self.object_ids[i], asset, self.frozen_state[i, :3])
+
+    def _publish_asset_hit(self, object_id: str, asset: AssetZone, pos: npt.NDArray[np.float64]) -> None:
         self.publish(
             "detonation",
             m.Detonation(
                 interceptor_id="",
                 order_id="",
-                object_id=self.object_ids[i],
+                object_id=object_id,
                 asset_id=asset.id,
                 outcome=m.DetonationOutcome.ASSET_HIT,
                 position_m=(float(pos[0]), float(pos[1]), float(pos[2])),
@@ -387,15 +512,20 @@ class World(Node):
         est = np.asarray(e.target_position_m) + np.asarray(e.target_velocity_mps) * (t0 - e.target_time_s)
         alive = self._alive(t0).nonzero()[0]
         target = -1
+        nearest_m = math.inf
         if alive.size:
             # The nearest live object (the first of equals, as np.argmin picks).
             d = self.state(t0)[alive, :3] - est
             dist = detmath.norm3(d[:, 0], d[:, 1], d[:, 2])
             j = int(np.argmin(dist))
             if dist[j] <= SEEKER_GATE_M:
-                target = int(alive[j])
+                target, nearest_m = int(alive[j]), float(dist[j])
         speed = launcher.interceptor_speed_mps
         max_flight_s = 1.2 * launcher.max_range_m / speed
+        if self.external is not None and self._fly_at_external(
+            e, missile, lpos, est, nearest_m, max_flight_s, launcher
+        ):
+            return
         t_hit: float | None = None
         if target >= 0:
             starts, points, vels = self.paths.legs(target)
@@ -416,6 +546,58 @@ class World(Node):
         p3 = (float(point[0]), float(point[1]), float(point[2]))
         self.publish("flyout", m.Flyout(missile, e.order_id, e.launcher_id, target_id, t0, t_end, p3))
         self._at(t_end, self._detonate, missile, e.order_id, target, t_hit is not None, launcher.pk, p3)
+
+    def _fly_at_external(
+        self,
+        e: m.EngagementStatus,
+        missile: str,
+        lpos: npt.NDArray[np.float64],
+        est: npt.NDArray[np.float64],
+        nearest_m: float,
+        max_flight_s: float,
+        launcher: Launcher,
+    ) -> bool:
+        """Fly ``missile`` at the external object nearest the ordered estimate, if one is nearer
+        than the nearest scenario object (``nearest_m``) and inside the seeker gate. An external
+        object's future is unknown: the intercept is solved on its present course."""
+        t0 = self.now
+        ext = self._external_now(t0)
+        if not len(ext):
+            return False
+        d = ext.state[:, :3] - est
+        dist = detmath.norm3(d[:, 0], d[:, 1], d[:, 2])
+        j = int(np.argmin(dist))
+        if not (dist[j] <= SEEKER_GATE_M and dist[j] < nearest_m):
+            return False
+        pos, vel = ext.state[j, :3], ext.state[j, 3:]
+        speed = launcher.interceptor_speed_mps
+        t_hit = path_intercept_time(
+            lpos, t0, speed, np.array([t0]), pos[None, :], vel[None, :], t0 + max_flight_s
+        )
+        t_end = t0 + max_flight_s if t_hit is None else t_hit
+        point = est if t_hit is None else pos + vel * (t_hit - t0)
+        p3 = (float(point[0]), float(point[1]), float(point[2]))
+        oid = ext.object_id[j]
+        self.publish("flyout", m.Flyout(missile, e.order_id, e.launcher_id, oid, t0, t_end, p3))
+        self._at(t_end, self._detonate_external, missile, e.order_id, oid, t_hit is not None, launcher.pk, p3)
+        return True
+
+    def _detonate_external(
+        self,
+        missile: str,
+        order_id: str,
+        oid: str,
+        reached: bool,
+        pk: float,
+        point: tuple[float, float, float],
+    ) -> None:
+        draw = float(self.rng.random())
+        live = oid in self._external_now(self.now).object_id
+        kill = reached and live and draw < pk
+        if kill:
+            self._end_external(oid, m.ObjectStatus.KILLED)
+        outcome = m.DetonationOutcome.KILL if kill else m.DetonationOutcome.MISS
+        self.publish("detonation", m.Detonation(missile, order_id, oid, "", outcome, point))
 
     def _detonate(
         self,
