@@ -52,6 +52,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
+import numpy as np
+import numpy.typing as npt
+
 CAT062_EDITION = "1.19"
 """CAT062 (SDPS system track data) edition: Wireshark 4.0's default, libasterix ``Cat_062_1_19``."""
 CAT048_EDITION = "1.31"
@@ -511,6 +514,120 @@ def encode_cat062(
     return _blocks(62, [_record062(t, sac, sic, service_id) for t in tracks], max_bytes)
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class SystemTracks:
+    """Many CAT062 records at one time of day as numpy columns of one length: a whole air
+    picture for :func:`encode_cat062_tracks`, the gateway's hot path. The fields mean what
+    :class:`SystemTrack`'s do; an altitude or climb of NaN leaves the item out. No Mode 3/A,
+    callsign or coasting flag (the picture has none)."""
+
+    time_of_day_s: float
+    track_number: npt.NDArray[np.int64]
+    lat_deg: npt.NDArray[np.float64]
+    lon_deg: npt.NDArray[np.float64]
+    x_m: npt.NDArray[np.float64]
+    y_m: npt.NDArray[np.float64]
+    v_east_mps: npt.NDArray[np.float64]
+    v_north_mps: npt.NDArray[np.float64]
+    altitude_m: npt.NDArray[np.float64]
+    rate_of_climb_mps: npt.NDArray[np.float64]
+    first: npt.NDArray[np.bool_]
+    last: npt.NDArray[np.bool_]
+
+
+def _inside(scaled: npt.NDArray[np.float64], lo: float, hi: float) -> npt.NDArray[np.bool_]:
+    """``lo < scaled < hi``, False for NaN (what SystemTrack's check refuses)."""
+    return np.asarray((scaled > lo) & (scaled < hi))
+
+
+def _layout062(alt: bool, ext: bool) -> np.dtype[np.void]:
+    """One CAT062 record as a packed big-endian numpy record, per (altitude and climb present,
+    I062/080's second octet present): what :func:`_record062` writes, field by field."""
+    fields = [("fspec", "u1", (3 if alt else 2,)), ("sac", "u1"), ("sic", "u1"), ("service_tod", ">u4")]
+    fields += [("lat", ">i4"), ("lon", ">i4"), ("xy", ">u4"), ("y_low", ">u2"), ("vx", ">i2"), ("vy", ">i2")]
+    fields += [("track", ">u2"), ("status", "u1", (2 if ext else 1,))]
+    if alt:
+        fields += [("alt", ">i2"), ("roc", ">i2")]
+    return np.dtype(fields)
+
+
+_062_LAYOUTS = {(alt, ext): _layout062(alt, ext) for alt in (False, True) for ext in (False, True)}
+
+
+def encode_cat062_tracks(
+    sac: int, sic: int, tracks: SystemTracks, *, max_bytes: int = MAX_DATAGRAM_BYTES, service_id: int = 1
+) -> tuple[list[bytes], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """:func:`encode_cat062` of whole columns: byte for byte what it makes of the same records
+    built one by one (a test holds the two together), at a fraction of the cost: the checks,
+    scalings and packing are numpy's (one packed record array per layout).
+
+    Returns (blocks, sent, without_altitude): a record with a value outside its item's range
+    is not sent (``sent`` False); one whose altitude or climb alone is outside goes without
+    both (``without_altitude`` True), as a low track's estimate below -1,500 ft should."""
+    _source(sac, sic)
+    _integer("service_id", service_id, 0xFF, "I062/015")
+    _check_max_bytes(62, max_bytes)
+    _time("time_of_day_s", tracks.time_of_day_s, "I062/070")
+    tn = np.asarray(tracks.track_number)
+    lat, lon = np.asarray(tracks.lat_deg, dtype=np.float64), np.asarray(tracks.lon_deg, dtype=np.float64)
+    xs, ys = np.asarray(tracks.x_m) * _XY062_SCALE, np.asarray(tracks.y_m) * _XY062_SCALE
+    vx, vy = np.asarray(tracks.v_east_mps) * _V062_SCALE, np.asarray(tracks.v_north_mps) * _V062_SCALE
+    alt = np.asarray(tracks.altitude_m, dtype=np.float64) * _ALT062_SCALE
+    roc = np.asarray(tracks.rate_of_climb_mps, dtype=np.float64) * _ROC062_SCALE
+    sent = (
+        (tn >= 0)
+        & (tn <= 0xFFFF)
+        & (lat >= -90.0)
+        & (lat <= 90.0)
+        & (lon >= -180.0)
+        & (lon <= 180.0)
+        & _inside(xs, _I24_LO, _I24_HI)
+        & _inside(ys, _I24_LO, _I24_HI)
+        & _inside(vx, _I16_LO, _I16_HI)
+        & _inside(vy, _I16_LO, _I16_HI)
+    )
+    has_alt = ~np.isnan(alt) & ~np.isnan(roc)
+    alt_ok = _inside(alt, _ALT062_LO, _ALT062_HI) & _inside(roc, _I16_LO, _I16_HI)
+    without_altitude = sent & has_alt & ~alt_ok
+    has_alt &= alt_ok
+    ilat = np.rint(np.where(sent, lat, 0.0) * _LATLON_SCALE).astype(np.int64)
+    ilon = np.rint(np.where(sent, lon, 0.0) * _LATLON_SCALE).astype(np.int64)
+    ilon[ilon == _LON_180] = -_LON_180  # the item's range is -180 <= lon < 180: the same meridian
+    ix = np.rint(np.where(sent, xs, 0.0)).astype(np.int64) & 0xFFFFFF
+    iy = np.rint(np.where(sent, ys, 0.0)).astype(np.int64) & 0xFFFFFF
+    ivx = np.rint(np.where(sent, vx, 0.0)).astype(np.int64)
+    ivy = np.rint(np.where(sent, vy, 0.0)).astype(np.int64)
+    ialt = np.rint(np.where(has_alt, alt, 0.0)).astype(np.int64)
+    iroc = np.rint(np.where(has_alt, roc, 0.0)).astype(np.int64)
+    tod = (service_id << 24) | (round(tracks.time_of_day_s * _TOD_SCALE) % _TOD_WRAP)
+    first, last = np.asarray(tracks.first, dtype=bool), np.asarray(tracks.last, dtype=bool)
+    second = np.where(last, _080_TSE, 0) | np.where(first, _080_TSB, 0)
+    ext = second != 0
+    records: list[bytes] = [b""] * len(tn)
+    for (with_alt, with_ext), layout in _062_LAYOUTS.items():
+        rows = np.flatnonzero(sent & (has_alt == with_alt) & (ext == with_ext))
+        if not rows.size:
+            continue
+        out = np.zeros(rows.size, dtype=layout)
+        out["fspec"] = (0xBF, 0x0D, 0x14) if with_alt else (0xBF, 0x0C)
+        out["sac"], out["sic"], out["service_tod"] = sac, sic, tod
+        out["lat"], out["lon"], out["track"] = ilat[rows], ilon[rows], tn[rows]
+        out["xy"], out["y_low"] = (ix[rows] << 8) | (iy[rows] >> 16), iy[rows] & 0xFFFF
+        out["vx"], out["vy"] = ivx[rows], ivy[rows]
+        status = (_080_MRH_GEOMETRIC | _080_SRC_3D_RADAR) if with_alt else 0
+        if with_ext:
+            out["status"][:, 0], out["status"][:, 1] = status | 1, second[rows]
+        else:
+            out["status"][:, 0] = status
+        if with_alt:
+            out["alt"], out["roc"] = ialt[rows], iroc[rows]
+        buf, size = out.tobytes(), layout.itemsize
+        for i, k in enumerate(rows.tolist()):
+            records[k] = buf[i * size : (i + 1) * size]
+    records = [r for r in records if r]
+    return _blocks(62, records, max_bytes), sent, without_altitude
+
+
 def encode_cat048(
     sac: int, sic: int, reports: Sequence[TargetReport], *, max_bytes: int = MAX_DATAGRAM_BYTES
 ) -> list[bytes]:
@@ -518,6 +635,100 @@ def encode_cat048(
     _source(sac, sic)
     _check_max_bytes(48, max_bytes)
     return _blocks(48, [_record048(r, sac, sic) for r in reports], max_bytes)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class TargetReports:
+    """Many CAT048 records of one radar's scan as numpy columns of one length: a whole track
+    report for :func:`encode_cat048_reports`, the gateway's hot path. The fields mean what
+    :class:`TargetReport`'s do; every record carries I048/042, I048/200 and I048/110, none
+    Mode 3/A."""
+
+    time_of_day_s: float
+    range_m: npt.NDArray[np.float64]
+    azimuth_deg: npt.NDArray[np.float64]
+    track_number: npt.NDArray[np.int64]
+    x_m: npt.NDArray[np.float64]
+    y_m: npt.NDArray[np.float64]
+    ground_speed_mps: npt.NDArray[np.float64]
+    heading_deg: npt.NDArray[np.float64]
+    height_m: npt.NDArray[np.float64]
+    confirmed: npt.NDArray[np.bool_]
+    coasting: npt.NDArray[np.bool_]
+    last: npt.NDArray[np.bool_]
+
+
+def _layout048(ext: bool) -> np.dtype[np.void]:
+    """One CAT048 record as a packed big-endian numpy record (what :func:`_record048` writes),
+    with or without I048/170's extension (TRE)."""
+    fields = [("fspec", "u1", (3,)), ("sac", "u1"), ("sic", "u1"), ("tod_typ", ">u4"), ("rho", ">u2")]
+    fields += [("theta", ">u2"), ("track", ">u2"), ("x", ">i2"), ("y", ">i2"), ("gsp", ">u2"), ("hdg", ">u2")]
+    fields += [("status", "u1", (2 if ext else 1,)), ("height", ">u2")]
+    return np.dtype(fields)
+
+
+_048_LAYOUTS = {ext: _layout048(ext) for ext in (False, True)}
+
+
+def encode_cat048_reports(
+    sac: int, sic: int, reports: TargetReports, *, max_bytes: int = MAX_DATAGRAM_BYTES
+) -> tuple[list[bytes], npt.NDArray[np.bool_]]:
+    """:func:`encode_cat048` of whole columns, byte for byte (a test holds the two together).
+    Returns (blocks, sent): a record with a value outside its item's range (a plot beyond
+    256 NM) is not sent."""
+    _source(sac, sic)
+    _check_max_bytes(48, max_bytes)
+    _time("time_of_day_s", reports.time_of_day_s, "I048/140")
+    tn = np.asarray(reports.track_number)
+    rho = np.asarray(reports.range_m, dtype=np.float64)
+    az = np.asarray(reports.azimuth_deg, dtype=np.float64)
+    hdg = np.asarray(reports.heading_deg, dtype=np.float64)
+    xs = np.asarray(reports.x_m, dtype=np.float64) * _XY048_SCALE
+    ys = np.asarray(reports.y_m, dtype=np.float64) * _XY048_SCALE
+    gs = np.asarray(reports.ground_speed_mps, dtype=np.float64) * _GSP_SCALE
+    hs = np.asarray(reports.height_m, dtype=np.float64) * _H048_SCALE
+    sent = (
+        (rho >= 0.0)
+        & (rho * _RHO_SCALE < _U16_HI)
+        & np.isfinite(az)
+        & np.isfinite(hdg)
+        & (tn >= 0)
+        & (tn <= 0xFFF)
+        & _inside(xs, _I16_LO, _I16_HI)
+        & _inside(ys, _I16_LO, _I16_HI)
+        & _inside(gs, _U16_LO, _U16_HI)
+        & _inside(hs, _I14_LO, _I14_HI)
+    )
+
+    def ints(values: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+        return np.rint(np.where(sent, values, 0.0)).astype(np.int64)
+
+    tod = (round(reports.time_of_day_s * _TOD_SCALE) % _TOD_WRAP) << 8
+    typ = np.where(np.asarray(reports.coasting, dtype=bool), _048_020_NO_DETECTION, _048_020_SINGLE_PSR)
+    status = np.where(
+        np.asarray(reports.confirmed, dtype=bool), _048_170_RAD_PSR, _048_170_RAD_PSR | _048_170_TENTATIVE
+    )
+    last = np.asarray(reports.last, dtype=bool)
+    records: list[bytes] = [b""] * len(tn)
+    for ext, layout in _048_LAYOUTS.items():
+        rows = np.flatnonzero(sent & (last == ext))
+        if not rows.size:
+            continue
+        out = np.zeros(rows.size, dtype=layout)
+        out["fspec"] = (0xF1, 0x1F, 0x08)
+        out["sac"], out["sic"], out["tod_typ"] = sac, sic, tod | typ[rows]
+        out["rho"], out["theta"] = ints(rho * _RHO_SCALE)[rows], ints(az * _ANGLE16_SCALE)[rows] & 0xFFFF
+        out["track"], out["x"], out["y"] = tn[rows], ints(xs)[rows], ints(ys)[rows]
+        out["gsp"], out["hdg"] = ints(gs)[rows], ints(hdg * _ANGLE16_SCALE)[rows] & 0xFFFF
+        if ext:
+            out["status"][:, 0], out["status"][:, 1] = status[rows] | 1, _048_170_TRE
+        else:
+            out["status"][:, 0] = status[rows]
+        out["height"] = ints(hs)[rows] & 0x3FFF
+        buf, size = out.tobytes(), layout.itemsize
+        for i, k in enumerate(rows.tolist()):
+            records[k] = buf[i * size : (i + 1) * size]
+    return _blocks(48, [r for r in records if r], max_bytes), sent
 
 
 def encode_cat034_north_marker(

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 import pymap3d
 
 from bmc.interop.feed import ASTERIX, Datagram, TimeBase
@@ -80,7 +81,9 @@ class AsterixFeed:
     stream: str = ASTERIX
     frame: Frame = field(init=False)
     radars: dict[str, RadarSite] = field(init=False)
-    _live: dict[int, asterix.SystemTrack] = field(init=False, default_factory=dict)
+    _live: dict[int, npt.NDArray[np.float64]] = field(init=False, default_factory=dict)
+    """Track number -> its last row (lat, lon, x, y, vx, vy, altitude, climb): a track gone
+    from the picture gets one more record, flagged track-end, at that state."""
     records: int = field(init=False, default=0)
     """Track records sent (CAT062 and CAT048)."""
     skipped: dict[str, int] = field(init=False, default_factory=dict)
@@ -131,37 +134,43 @@ class AsterixFeed:
     # ------------------------------------------------------------ CAT062
 
     def _cat062(self, p: m.AirPicture) -> list[Datagram]:
-        t = p.time_s
-        tod = self.time.time_of_day_s(t)
         st = p.state
-        lat, lon, h = self.frame.geodetic(st[:, 0], st[:, 1], st[:, 2])
-        records: list[asterix.SystemTrack] = []
-        live: dict[int, asterix.SystemTrack] = {}
-        ids = p.track_id.tolist()
-        for k, tid in enumerate(ids):
-            number = int(tid) & 0xFFFF
-            rec = self._system_track(
-                track_number=number,
-                time_of_day_s=tod,
-                lat_deg=float(lat[k]),
-                lon_deg=float(lon[k]),
-                x_m=float(st[k, 0]),
-                y_m=float(st[k, 1]),
-                v_east_mps=float(st[k, 3]),
-                v_north_mps=float(st[k, 4]),
-                altitude_m=float(h[k]),
-                rate_of_climb_mps=float(st[k, 5]),
-                first=number not in self._live,
-            )
-            if rec is None:
-                continue
-            live[number] = rec
-            records.append(rec)
-        for number, last in self._live.items():
-            if number not in live:
-                records.append(_replace_ended(last, tod))
+        lat, lon, h = self.frame.geodetic(st[:, 0], st[:, 1], st[:, 2], corrections=0)
+        numbers = p.track_id.astype(np.int64) & 0xFFFF
+        # Columns: this picture's tracks, then one track-end row per track gone since the last.
+        rows = np.column_stack([lat, lon, st[:, 0], st[:, 1], st[:, 3], st[:, 4], h, st[:, 5]])
+        now = set(numbers.tolist())
+        ended = [n for n in self._live if n not in now]
+        if ended:
+            rows = np.vstack([rows, np.array([self._live[n] for n in ended])])
+        live = dict(zip(numbers.tolist(), rows[: len(numbers)], strict=True))
+        first = np.array([n not in self._live for n in numbers.tolist()] + [False] * len(ended), dtype=bool)
+        last = np.array([False] * len(numbers) + [True] * len(ended), dtype=bool)
         self._live = live
-        return self._blocks(t, asterix.encode_cat062(self.sac, self.sic, records), len(records))
+        tracks = asterix.SystemTracks(
+            time_of_day_s=self.time.time_of_day_s(p.time_s),
+            track_number=np.concatenate([numbers, np.array(ended, dtype=np.int64)]),
+            lat_deg=rows[:, 0],
+            lon_deg=rows[:, 1],
+            x_m=rows[:, 2],
+            y_m=rows[:, 3],
+            v_east_mps=rows[:, 4],
+            v_north_mps=rows[:, 5],
+            altitude_m=rows[:, 6],
+            rate_of_climb_mps=rows[:, 7],
+            first=first,
+            last=last,
+        )
+        blocks, sent, without = asterix.encode_cat062_tracks(self.sac, self.sic, tracks)
+        if not sent.all():
+            self._skip("CAT062", int(np.count_nonzero(~sent)), "not sent: a value beyond its item's range")
+        if without.any():
+            self._skip(
+                "CAT062 without altitude",
+                int(np.count_nonzero(without)),
+                "sent without its altitude and climb",
+            )
+        return self._blocks(p.time_s, blocks, int(np.count_nonzero(sent)))
 
     # ------------------------------------------------------------ CAT048 / CAT034
 
@@ -197,64 +206,40 @@ class AsterixFeed:
 
     def _cat048(self, site: RadarSite, r: m.TrackReport) -> list[Datagram]:
         st = r.state
-        lat, lon, h = self.frame.geodetic(st[:, 0], st[:, 1], st[:, 2])
-        az, _el, rng = pymap3d.geodetic2aer(lat, lon, h, site.lat_deg, site.lon_deg, site.height_m)
-        x, y, _u = pymap3d.geodetic2enu(lat, lon, h, site.lat_deg, site.lon_deg, site.height_m)
+        lat, lon, h = self.frame.geodetic(st[:, 0], st[:, 1], st[:, 2], corrections=0)
+        # In the radar's own frame: east/north on its tangent plane, slant range and azimuth.
+        x, y, u = pymap3d.geodetic2enu(lat, lon, h, site.lat_deg, site.lon_deg, site.height_m)
+        az, _el, rng = pymap3d.enu2aer(x, y, u)
         ve, vn, _vu = Frame.velocity_local(
             site.lat_deg, site.lon_deg, *Frame.velocity_ecef(lat, lon, st[:, 3], st[:, 4], st[:, 5])
         )
-        speed = np.hypot(ve, vn)
-        heading = np.degrees(np.arctan2(ve, vn)) % 360.0
-        tod = self.time.time_of_day_s(r.scan_time_s)
-        status = r.status.tolist()
-        records = []
-        for k, tid in enumerate(r.track_id.tolist()):
-            try:
-                records.append(
-                    asterix.TargetReport(
-                        time_of_day_s=tod,
-                        range_m=float(rng[k]),
-                        azimuth_deg=float(az[k]) % 360.0,
-                        track_number=int(tid) & 0xFFF,
-                        x_m=float(x[k]),
-                        y_m=float(y[k]),
-                        ground_speed_mps=float(speed[k]),
-                        heading_deg=float(heading[k]),
-                        height_m=float(h[k]),
-                        confirmed=status[k] != _TENTATIVE,
-                        coasting=status[k] == _COASTING,
-                        last=status[k] == _DROPPED,
-                    )
-                )
-            except ValueError as exc:
-                self._skip("CAT048", exc)
-        return self._blocks(r.scan_time_s, asterix.encode_cat048(site.sac, site.sic, records), len(records))
+        status = r.status
+        reports = asterix.TargetReports(
+            time_of_day_s=self.time.time_of_day_s(r.scan_time_s),
+            range_m=np.asarray(rng, dtype=np.float64),
+            azimuth_deg=np.asarray(az, dtype=np.float64) % 360.0,
+            track_number=r.track_id.astype(np.int64) & 0xFFF,
+            x_m=np.asarray(x, dtype=np.float64),
+            y_m=np.asarray(y, dtype=np.float64),
+            ground_speed_mps=np.hypot(ve, vn),
+            heading_deg=np.degrees(np.arctan2(ve, vn)) % 360.0,
+            height_m=h,
+            confirmed=status != _TENTATIVE,
+            coasting=status == _COASTING,
+            last=status == _DROPPED,
+        )
+        blocks, sent = asterix.encode_cat048_reports(site.sac, site.sic, reports)
+        if not sent.all():
+            self._skip("CAT048", int(np.count_nonzero(~sent)), "not sent: a value beyond its item's range")
+        return self._blocks(r.scan_time_s, blocks, int(np.count_nonzero(sent)))
 
-    def _system_track(self, **fields: object) -> asterix.SystemTrack | None:
-        """The record, or without its altitude and climb (a low track's estimate below the
-        item's -1,500 ft), or None (counted) when even that is out of range."""
-        try:
-            return asterix.SystemTrack(**fields)  # type: ignore[arg-type]
-        except ValueError as exc:
-            try:
-                rec = asterix.SystemTrack(**(fields | {"altitude_m": None, "rate_of_climb_mps": None}))  # type: ignore[arg-type]
-            except ValueError:
-                self._skip("CAT062", exc)
-                return None
-            self._skip("CAT062 without altitude", exc, "sent without its altitude and climb")
-            return rec
-
-    def _skip(self, category: str, exc: ValueError, what: str = "not sent") -> None:
-        """A record the category cannot carry (a track beyond 256 NM for CAT048): counted, logged."""
-        n = self.skipped[category] = self.skipped.get(category, 0) + 1
-        if n <= 3:
-            log.warning("%s record %s: %s", category.split()[0], what, exc)
+    def _skip(self, category: str, count: int, what: str) -> None:
+        """Records with a value an item cannot hold (a track beyond 256 NM for CAT048): counted, logged."""
+        before = self.skipped.get(category, 0)
+        self.skipped[category] = before + count
+        if before < 3:
+            log.warning("%s: %d record(s) %s", category.split()[0], count, what)
 
     def _blocks(self, t: float, blocks: Iterable[bytes], records: int) -> list[Datagram]:
         self.records += records
         return [Datagram(t, b, ASTERIX) for b in blocks]
-
-
-def _replace_ended(last: asterix.SystemTrack, tod: float) -> asterix.SystemTrack:
-    """The track-end record of a track gone from the picture: its last state, stamped now."""
-    return replace(last, time_of_day_s=tod, first=False, last=True)

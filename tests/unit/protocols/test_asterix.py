@@ -777,3 +777,133 @@ def test_libasterix_decodes_cat034_within_half_an_lsb(
     [crossing] = records(ax.encode_cat034_sector(7, 9, tod, sector))
     assert present(crossing) == ["010", "000", "030", "020"] and raw(crossing, "000") == 2
     assert close_mod(value(crossing, "020"), sector, 360 / 256, 360.0)
+
+
+# ------------------------------------------------------------------ the columns path (the gateway's)
+
+
+def _columns(tracks: list[SystemTrack], tod: float) -> ax.SystemTracks:
+    def col(name: str) -> Any:
+        return np.array(
+            [np.nan if getattr(t, name) is None else getattr(t, name) for t in tracks], dtype=float
+        )
+
+    return ax.SystemTracks(
+        time_of_day_s=tod,
+        track_number=np.array([t.track_number for t in tracks], dtype=np.int64),
+        lat_deg=col("lat_deg"),
+        lon_deg=col("lon_deg"),
+        x_m=col("x_m"),
+        y_m=col("y_m"),
+        v_east_mps=col("v_east_mps"),
+        v_north_mps=col("v_north_mps"),
+        altitude_m=col("altitude_m"),
+        rate_of_climb_mps=col("rate_of_climb_mps"),
+        first=np.array([t.first for t in tracks], dtype=bool),
+        last=np.array([t.last for t in tracks], dtype=bool),
+    )
+
+
+@FAST
+@given(
+    tracks=st.lists(system_tracks, max_size=60),
+    tod=st.floats(0.0, 86400.0, exclude_max=True),
+    sac=st.integers(0, 255),
+    max_bytes=st.integers(49, 2000),
+)
+def test_the_columns_path_writes_the_same_bytes_as_records_one_by_one(
+    tracks: list[SystemTrack], tod: float, sac: int, max_bytes: int
+) -> None:
+    # What the columns carry: one time of day, confirmed, not coasting, no Mode 3/A or callsign;
+    # altitude and climb both or neither.
+    tracks = [
+        dataclasses.replace(
+            t,
+            time_of_day_s=tod,
+            confirmed=True,
+            coasting=False,
+            mode_3a=None,
+            callsign=None,
+            rate_of_climb_mps=None if t.altitude_m is None else (t.rate_of_climb_mps or 0.0),
+        )
+        for t in tracks
+    ]
+    blocks, sent, without = ax.encode_cat062_tracks(sac, 9, _columns(tracks, tod), max_bytes=max_bytes)
+    assert sent.all() and not without.any()
+    assert blocks == ax.encode_cat062(sac, 9, tracks, max_bytes=max_bytes)
+
+
+def test_the_columns_path_drops_what_an_item_cannot_hold() -> None:
+    ok = minimal_track(track_number=1, altitude_m=300.0, rate_of_climb_mps=1.0)
+    cols = _columns(
+        [ok, dataclasses.replace(ok, track_number=2), dataclasses.replace(ok, track_number=3)], 10.0
+    )
+    cols.altitude_m[1] = -600.0  # below I062/130's -1,500 ft: sent without altitude and climb
+    cols.x_m[2] = 5_000_000.0  # beyond I062/100's 4,194 km: not sent
+    blocks, sent, without = ax.encode_cat062_tracks(1, 2, cols)
+    assert sent.tolist() == [True, True, False] and without.tolist() == [False, True, False]
+    recs = all_records(blocks)
+    assert [raw(r, "040") for r in recs] == [1, 2]
+    assert "130" in present(recs[0]) and "130" not in present(recs[1]) and "220" not in present(recs[1])
+    nan = _columns([ok], 10.0)
+    nan.lat_deg[0] = np.nan
+    assert ax.encode_cat062_tracks(1, 2, nan)[1].tolist() == [False]
+
+
+def _report_columns(reports: list[TargetReport], tod: float) -> ax.TargetReports:
+    def col(name: str) -> Any:
+        return np.array([getattr(r, name) for r in reports], dtype=float)
+
+    return ax.TargetReports(
+        time_of_day_s=tod,
+        range_m=col("range_m"),
+        azimuth_deg=col("azimuth_deg"),
+        track_number=np.array([r.track_number for r in reports], dtype=np.int64),
+        x_m=col("x_m"),
+        y_m=col("y_m"),
+        ground_speed_mps=col("ground_speed_mps"),
+        heading_deg=col("heading_deg"),
+        height_m=col("height_m"),
+        confirmed=np.array([r.confirmed for r in reports], dtype=bool),
+        coasting=np.array([r.coasting for r in reports], dtype=bool),
+        last=np.array([r.last for r in reports], dtype=bool),
+    )
+
+
+@FAST
+@given(
+    reports=st.lists(target_reports(), max_size=60),
+    tod=st.floats(0.0, 86400.0, exclude_max=True),
+    max_bytes=st.integers(32, 2000),
+)
+def test_the_report_columns_path_writes_the_same_bytes(
+    reports: list[TargetReport], tod: float, max_bytes: int
+) -> None:
+    # What the columns carry: one time of day; every optional item but Mode 3/A.
+    full = [
+        dataclasses.replace(
+            r,
+            time_of_day_s=tod,
+            mode_3a=None,
+            x_m=r.x_m if r.x_m is not None else 100.0,
+            y_m=r.y_m if r.y_m is not None else -100.0,
+            ground_speed_mps=r.ground_speed_mps if r.ground_speed_mps is not None else 50.0,
+            heading_deg=r.heading_deg if r.heading_deg is not None else 90.0,
+            height_m=r.height_m if r.height_m is not None else 300.0,
+        )
+        for r in reports
+    ]
+    blocks, sent = ax.encode_cat048_reports(5, 6, _report_columns(full, tod), max_bytes=max_bytes)
+    assert sent.all()
+    assert blocks == ax.encode_cat048(5, 6, full, max_bytes=max_bytes)
+
+
+def test_the_report_columns_path_leaves_out_a_plot_beyond_256_nm() -> None:
+    near = minimal_report(
+        track_number=1, x_m=0.0, y_m=0.0, ground_speed_mps=0.0, heading_deg=0.0, height_m=0.0
+    )
+    cols = _report_columns([near, dataclasses.replace(near, track_number=2)], 5.0)
+    cols.range_m[1] = 257 * NM
+    blocks, sent = ax.encode_cat048_reports(1, 2, cols)
+    assert sent.tolist() == [True, False]
+    assert [raw(r, "161", "TRN") for r in all_records(blocks)] == [1]
