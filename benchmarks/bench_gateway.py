@@ -249,7 +249,16 @@ def report(
         sic, tod = first_time_of_day(d)
         last = by_source[(d[0], sic)]
         last[tod] = max(last.get(tod, 0), at)
-    pictures = [k for k, (_t, topic, _p) in enumerate(work) if topic.endswith("/picture")]
+    # A picture makes CAT062 when it holds a track, or a track-end record for one just gone.
+    pictures: list[int] = []
+    before: set[int] = set()
+    for k, (_t, topic, p) in enumerate(work):
+        if topic.endswith("/picture"):
+            body = codec.decode(p).body
+            ids = set(body.track_id.tolist()) if isinstance(body, m.AirPicture) else set()
+            if ids or before - ids:
+                pictures.append(k)
+            before = ids
     radars: dict[str, list[int]] = defaultdict(list)
     for k, (_t, topic, p) in enumerate(work):
         if topic.endswith("/tracks") and records_of(p):
@@ -269,7 +278,7 @@ def report(
     lat_bare = sorted((bare_at[k] - sent[k]) / 1e6 for k in both)
     added = sorted((ours_at[k] - bare_at[k]) / 1e6 for k in both)
     n = len(sent)
-    print(f"  messages out: gateway {len(ours_at)}/{n} ({lost} unmatched), relay {len(bare_at)}/{n}")
+    print(f"  messages with datagrams: gateway {len(ours_at)}/{n} ({lost} unmatched), relay {len(bare_at)}")
     for name, lat in (
         ("relay (bare MQTT->UDP)", lat_bare),
         ("gateway (bmc gateway)", lat_ours),
