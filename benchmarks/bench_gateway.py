@@ -26,7 +26,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -41,7 +40,7 @@ from bmc.interop.asterix_feed import AsterixFeed  # noqa: E402
 from bmc.interop.feed import TimeBase  # noqa: E402
 from bmc.keys import derived  # noqa: E402
 from bmc.scenario import load_scenario  # noqa: E402
-from bmc.testing import HOST, Broker  # noqa: E402
+from bmc.testing import HOST, Broker, UdpCapture  # noqa: E402
 from protocols import codec  # noqa: E402
 from protocols import messages as m  # noqa: E402
 from protocols.recording import read_recording  # noqa: E402
@@ -54,35 +53,6 @@ QUICK_WINDOW_S = 120.0
 def loadavg() -> str:
     one, five, fifteen = os.getloadavg()
     return f"load {one:.2f} {five:.2f} {fifteen:.2f} (1/5/15 min, {os.cpu_count()} CPUs)"
-
-
-class Receiver:
-    """A UDP socket stamping each datagram's arrival (time.monotonic_ns: one clock for every process)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-        self.sock.bind((HOST, 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.got: list[tuple[int, bytes]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data = self.sock.recv(65535)
-            except TimeoutError:
-                continue
-            self.got.append((time.monotonic_ns(), data))
-
-    def close(self) -> list[tuple[int, bytes]]:
-        self._stop.set()
-        self._thread.join(5)
-        self.sock.close()
-        return self.got
 
 
 def first_time_of_day(block: bytes) -> tuple[int, float]:
@@ -165,7 +135,7 @@ def main() -> int:
         )
         broker = Broker(Path(tmp))
         broker.start()
-        ours, bare = Receiver(), Receiver()
+        ours, bare = UdpCapture(time.monotonic_ns), UdpCapture(time.monotonic_ns)
         env = {k: v for k, v in os.environ.items() if not k.startswith("BMC_")}
         gateway_cmd = [
             sys.executable,

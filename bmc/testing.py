@@ -1,5 +1,6 @@
-"""Test support shipped with the package: a private Mosquitto on a free loopback port, and the
-messages an FDC sends a launcher (signed orders, tagged heartbeats) for tests of launchers.
+"""Test support shipped with the package: a private Mosquitto on a free loopback port, the
+messages an FDC sends a launcher (signed orders, tagged heartbeats) for tests of launchers, and
+a UDP socket that keeps what a gateway sends it.
 
 Used by this project's tests and benchmarks and by the pytest plugin (``bmc_broker``), so a
 user's suite talks to a real broker, and drives a launcher, the same way ours does. Only
@@ -13,7 +14,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -145,3 +148,38 @@ def fdc_heartbeat(time_s: float, key: bytes, boot_nonce: int = 0) -> m.FdcHeartb
     """The FDC's heartbeat at ``time_s``, tagged for L1 (fire-order ``key``, booted with ``boot_nonce``)."""
     hb = m.FdcHeartbeat("FDC", m.WeaponsControl.FREE, time_s=time_s)
     return codec.sign_heartbeat(hb, {"L1": key}, {"L1": boot_nonce})
+
+
+class UdpCapture:
+    """A real UDP socket on a free loopback port keeping every datagram with its arrival time
+    (``clock()``, ns; the Unix epoch by default), read by a thread of its own: what a test or a
+    benchmark points a gateway at."""
+
+    def __init__(self, clock: Callable[[], int] = time.time_ns) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        self.sock.bind((HOST, 0))
+        self.sock.settimeout(0.2)
+        self.port: int = self.sock.getsockname()[1]
+        self.datagrams: list[tuple[int, bytes]] = []
+        self._clock = clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(65535)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.datagrams.append((self._clock(), data))
+
+    def close(self) -> list[tuple[int, bytes]]:
+        """Stop and return what arrived."""
+        self._stop.set()
+        self._thread.join(5)
+        self.sock.close()
+        return list(self.datagrams)

@@ -28,21 +28,13 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from bmc.engine.world import ExternalObjects
+from bmc.engine.world import KIND_CLASS, ExternalObjects
 from bmc.interop.frame import Frame, frame_of
 from bmc.scenario import KIND_DEFAULTS, DisIn, Scenario, ScenarioError
 from protocols import dis
-from protocols import messages as m
 
 log = logging.getLogger(__name__)
 
-KIND_CLASS = {
-    "drone": m.Classification.DRONE,
-    "cruise_missile": m.Classification.CRUISE_MISSILE,
-    "fighter": m.Classification.FIGHTER,
-    "helicopter": m.Classification.HELICOPTER,
-    "transport": m.Classification.TRANSPORT,
-}
 
 _HELICOPTER = frozenset(range(20, 26)) | frozenset(range(90, 94))
 _TRANSPORT = frozenset({4, 57}) | frozenset(range(83, 89))

@@ -7,15 +7,13 @@ mosquitto); ``libasterix`` and ``opendis`` decode the same bytes a second way.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pytest
 
+from bmc import testing
 from protocols.pcap import Endpoints, write_pcap
 
 
@@ -55,47 +53,18 @@ def tshark_fields(
     return rows
 
 
+class UdpCapture(testing.UdpCapture):
+    """:class:`bmc.testing.UdpCapture` that can write what arrived as a pcap for tshark."""
+
+    def pcap(self, path: Path) -> Path:
+        """What arrived so far, as a pcap to this port."""
+        write_pcap(path, list(self.datagrams), Endpoints(dst_port=self.port, src_port=self.port))
+        return path
+
+
 def pcap_of(tmp_path: Path, payloads: Iterable[bytes], port: int, name: str = "out.pcap") -> Path:
     """The payloads as UDP datagrams to ``port``, one per millisecond from 2026-01-01."""
     path = tmp_path / name
     t0 = 1_767_225_600 * 10**9
     write_pcap(path, ((t0 + i * 10**6, p) for i, p in enumerate(payloads)), Endpoints(dst_port=port))
     return path
-
-
-class UdpCapture:
-    """A real UDP socket on a free loopback port, keeping every datagram with its arrival
-    time (ns since the Unix epoch), in a thread of its own."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port: int = self.sock.getsockname()[1]
-        self.datagrams: list[tuple[int, bytes]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data = self.sock.recv(65535)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.datagrams.append((time.time_ns(), data))
-
-    def close(self) -> list[tuple[int, bytes]]:
-        """Stop and return what arrived."""
-        self._stop.set()
-        self._thread.join(5)
-        self.sock.close()
-        return list(self.datagrams)
-
-    def pcap(self, path: Path) -> Path:
-        """What arrived so far, as a pcap to this port."""
-        write_pcap(path, list(self.datagrams), Endpoints(dst_port=self.port, src_port=self.port))
-        return path
