@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -77,6 +78,10 @@ class DisEntities:
 
     config: DisIn
     frame: Frame
+    reserved: frozenset[str] = frozenset()
+    """The scenario's own object ids (threats): no entity takes one."""
+    raids: frozenset[str] = frozenset()
+    """The scenario's raid ids (their objects are ``<raid>-NNN``)."""
     table: dis.EntityTable = field(init=False)
     refused: Counter[str] = field(init=False, default_factory=Counter)
     """Entities (not PDUs) kept out of our world: ``not-air``, ``undeclared``."""
@@ -85,6 +90,7 @@ class DisEntities:
     _by_marking: dict[str, int] = field(init=False, default_factory=dict)
     _by_entity: dict[dis.EntityId, int] = field(init=False, default_factory=dict)
     _ids: dict[str, dis.EntityId] = field(init=False, default_factory=dict)
+    _ids_of: dict[dis.EntityId, str] = field(init=False, default_factory=dict)
     accepted: set[str] = field(init=False, default_factory=set)
     """Object ids that flew in our world."""
 
@@ -136,11 +142,7 @@ class DisEntities:
                 self.refused[why or "not-air"] += 1
                 log.warning("DIS entity %s (%r) kept out: %s", eid, es.marking, why)
                 continue
-            oid = (
-                declared.id
-                if declared is not None
-                else es.marking or f"dis-{eid.site}-{eid.application}-{eid.entity}"
-            )
+            oid = self._object_id(eid, declared.id if declared is not None else es.marking)
             p0, p1 = (before.get(eid, now[eid])[1], after.get(eid, now[eid])[1])
             velocity = tuple((a - b) / (2 * _VELOCITY_STEP_S) for a, b in zip(p1, p0, strict=True))
             self._ids[oid] = eid
@@ -168,6 +170,18 @@ class DisEntities:
             np.array(rcs, dtype=np.float64),
             state,
         )
+
+    def _object_id(self, eid: dis.EntityId, wanted: str) -> str:
+        """The entity's object id, fixed at first sight: the declared id or its marking, unless
+        another object has it (a scenario threat, a raid's ``<raid>-NNN``, another entity with
+        the same marking): then ``dis-<site>-<application>-<entity>``, unique."""
+        oid = self._ids_of.get(eid)
+        if oid is None:
+            taken = not wanted or wanted in self._ids or wanted in self.reserved
+            taken = taken or any(re.fullmatch(rf"{re.escape(r)}-\d{{3}}", wanted) for r in self.raids)
+            oid = f"dis-{eid.site}-{eid.application}-{eid.entity}" if taken else wanted
+            self._ids_of[eid] = oid
+        return oid
 
     def end(self, object_id: str) -> None:
         eid = self._ids.get(object_id)
@@ -215,7 +229,12 @@ class DisInput:
     def source(self, scenario: Scenario) -> DisEntities:
         """The world's external source for ``scenario`` (made once)."""
         if self.entities is None:
-            self.entities = DisEntities(scenario.dis_in, frame_of(scenario))
+            self.entities = DisEntities(
+                scenario.dis_in,
+                frame_of(scenario),
+                reserved=frozenset(t.id for t in scenario.threats),
+                raids=frozenset(r.id for r in scenario.raids),
+            )
         return self.entities
 
     async def open(self, sim_now: Callable[[], float]) -> None:

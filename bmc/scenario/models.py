@@ -461,6 +461,7 @@ class Scenario(Model):
         nodes += [(f"launchers[{i}]", x.id) for i, x in enumerate(self.launchers)]
         nodes += [(f"threats[{i}]", t.id) for i, t in enumerate(self.threats)]
         nodes += [(f"raids[{i}]", r.id) for i, r in enumerate(self.raids)]
+        nodes += [(f"dis_in.entities[{i}]", e.id) for i, e in enumerate(self.dis_in.entities)]
         for where, ident in nodes:
             if ident in ("world", "monitor", "operator"):
                 raise ValueError(f"{where}.id: {ident!r} is reserved (the world, the monitor, the operator)")
