@@ -131,11 +131,17 @@ def add(sub: Any) -> None:
 
     e = sub.add_parser(
         "export",
-        help="a recording as a pcap of ASTERIX or DIS datagrams (what the gateway sends), for Wireshark",
+        help="a recording as a pcap of ASTERIX or DIS datagrams (what the gateway sends), for Wireshark, "
+        "or as Tacview ACMI",
     )
     e.add_argument("recording", type=Path, help="MCAP file written by bmc run --record")
-    e.add_argument("--format", choices=["asterix", "dis"], required=True)
-    e.add_argument("--out", type=Path, required=True, metavar="FILE.pcap")
+    e.add_argument(
+        "--format",
+        choices=["asterix", "dis", "acmi"],
+        required=True,
+        help="asterix or dis: a pcap of UDP datagrams (Wireshark); acmi: Tacview ACMI 2.2 text",
+    )
+    e.add_argument("--out", type=Path, required=True, metavar="FILE")
     e.add_argument("--port", type=_u16, help="UDP port in the file (default: ASTERIX 8600, DIS 3000)")
     e.add_argument(
         "--epoch",
@@ -157,7 +163,12 @@ def _export(args: argparse.Namespace) -> int:
         asterix_feed(**_asterix_options(args)) if args.format == "asterix" else dis_feed(**_dis_options(args))
     )
     try:
-        summary = export(args.recording, args.out, make, epoch_unix_s=args.epoch, port=args.port)
+        if args.format == "acmi":
+            from bmc.interop.acmi import export_acmi
+
+            summary: Any = export_acmi(args.recording, args.out, epoch_unix_s=args.epoch)
+        else:
+            summary = export(args.recording, args.out, make, epoch_unix_s=args.epoch, port=args.port)
     except ValueError as exc:
         if isinstance(exc, ScenarioError):
             raise

@@ -40,6 +40,7 @@ EXERCISED: list[tuple[str, str]] = [
     (r"^bmc run s\.yaml --mqtt ", "tests/hil/test_bridges.py::test_launcher_played_by_the_pi_program_gives_the_virtual_outcome"),
     (r"^\.venv/bin/bmc export run\.mcap --format asterix ", "tests/interop/test_export.py::test_cat062_positions_track_numbers_and_times"),
     (r"^\.venv/bin/bmc export run\.mcap --format dis ", "tests/interop/test_export.py::test_dis_entities_fire_and_detonation"),
+    (r"^\.venv/bin/bmc export run\.mcap --format acmi ", "tests/interop/test_acmi.py::test_objects_coalitions_positions_and_removal_times"),
     (r"^\.venv/bin/bmc gateway --scenario s\.yaml --mqtt ", "tests/transport/test_gateway.py::test_live_engagement_as_asterix_and_dis"),
     (r"^\.venv/bin/bmc run s\.yaml --mqtt \S+ --keys keys --dis-in ", "tests/transport/test_dis_in.py::test_dis_entities_fly_in_our_world"),
     (r"^python -m hil\.cable ", "tests/hil/test_line_noise.py::test_noise_never_passes_a_corrupt_frame_and_every_untouched_frame_arrives"),
