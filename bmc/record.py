@@ -75,7 +75,11 @@ def open_recorder(
     file cannot be created."""
     meta = scenario_metadata(scenario, source=source, seed=seed, mode=mode, speed=speed, root=root)
     chunk = REALTIME_CHUNK_SIZE if mode == "realtime" else CHUNK_SIZE
-    return Recorder(path, {SCENARIO_METADATA: meta}, wall_ns=clock.epoch_ns_clock(), chunk_size=chunk)
+    recorder = Recorder(path, {SCENARIO_METADATA: meta}, wall_ns=clock.epoch_ns_clock(), chunk_size=chunk)
+    from bmc.interop.foxglove import FoxgloveChannels
+
+    recorder.also = FoxgloveChannels(recorder, scenario)  # Foxglove's Map panel reads these
+    return recorder
 
 
 def close_recorder(recorder: Recorder, report: dict[str, Any] | None, status: str | None = None) -> None:

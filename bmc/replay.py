@@ -194,7 +194,10 @@ async def replay_to_mqtt(
     meta = rec.meta(SCENARIO_METADATA)
     # For the progress bar: a real-time recording's last log time can be a stale retained
     # message's, beyond the run's end.
-    ends = [rec.end_ns / 1e9 if rec.end_ns is not None else None, _float(meta.get("duration_s"))]
+    ends = [
+        (rec.end_ns - rec.base_ns) / 1e9 if rec.end_ns is not None else None,
+        _float(meta.get("duration_s")),
+    ]
     end_hint = t_to if t_to is not None else min((x for x in ends if x is not None), default=None)
     result = MqttReplay(speed=speed)
     retained: dict[str, bytes] = {}

@@ -6,11 +6,16 @@ the ``mcap`` tools read:
 - one channel per topic, message encoding ``protobuf``, all sharing one schema,
   ``bmc.v1.Envelope``, embedded as a ``FileDescriptorSet``: any MCAP tool decodes
   every payload without our code;
-- per message: ``log_time`` = simulated time in integer nanoseconds (rounded),
-  ``publish_time`` = wall clock in nanoseconds since the Unix epoch when the
-  recorder saw it (read once at the start, then monotonic), ``sequence`` = the
-  message's index in the recording (a gap shows lost messages), ``data`` = the
-  payload bytes exactly as the bus carried them;
+- per message: ``log_time`` = the recording's start (``started_unix_ns``: the wall clock
+  when simulated time was 0) plus simulated time, in integer nanoseconds since the Unix
+  epoch, so MCAP tools and Foxglove show the run on its real date (format 1 recordings,
+  and recordings made without a wall clock, count from 0); ``publish_time`` = wall clock
+  in nanoseconds since the Unix epoch when the recorder saw it (read once at the start,
+  then monotonic), ``sequence`` = the message's index in the recording (a gap shows lost
+  messages), ``data`` = the payload bytes exactly as the bus carried them;
+- extra channels of other encodings beside the bus's (``Recorder.extra_channel``), such as
+  ``/foxglove/...`` channels of Foxglove's own schemas for its Map panel: in the same
+  sequence, never yielded by ``Recording.messages()`` (which is the bus's log);
 - the exact simulated time (a float64, as the run digest hashes it) is the
   header's ``sim_time_s``; the rare message whose bus time differs from its
   header's is listed in the closing ``bmc.recording.end`` metadata;
@@ -37,6 +42,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import struct
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -56,8 +62,11 @@ from protocols import messages as m
 from protocols.errors import UsageError
 from protocols.topics import parse_topic
 
-FORMAT = "bmc-recording/1"
-"""Value of ``bmc.recording``'s ``format`` key; bumped on an incompatible change."""
+log = logging.getLogger(__name__)
+
+FORMAT = "bmc-recording/2"
+"""Value of ``bmc.recording``'s ``format`` key; bumped on an incompatible change (2: ``log_time``
+anchored at the start's wall clock, extra channels). Both are read."""
 
 RECORDING_METADATA = "bmc.recording"
 END_METADATA = "bmc.recording.end"
@@ -201,8 +210,18 @@ class Recorder:
         """Messages recorded so far."""
         self.error: str | None = None
         self._wall_ns = wall_ns
+        started = wall_ns() if wall_ns else None
+        self.base_ns = started or 0
+        """``log_time`` of simulated time 0: the wall clock at the start (0 without one)."""
         self._channels: dict[str, int] = {}
         self._overrides: dict[int, float] = {}
+        self._extra: set[int] = set()
+        self.extra_count = 0
+        """Messages written on extra channels (counted in ``count`` too)."""
+        self.also: Callable[[float, str, m.Message], None] | None = None
+        """Called after each recorded message (e.g. to write extra channels from it); if it
+        fails it is logged and dropped, the recording goes on. Its ``flush()``, if it has one,
+        is called before the recording closes."""
         self._deliveries: DeliveryLog | None = None
         self._finished = False
         try:
@@ -222,10 +241,11 @@ class Recorder:
                 RECORDING_METADATA,
                 {
                     "format": FORMAT,
-                    "log_time": "simulated time, ns (exact: the header's sim_time_s)",
+                    "log_time": "log_time_base_ns + simulated time, ns (exact: the header's sim_time_s)",
+                    "log_time_base_ns": str(self.base_ns),
                     "publish_time": "wall clock, ns since the Unix epoch" if wall_ns else "= log_time",
                     "sequence": "index of the message in the recording",
-                    "started_unix_ns": str(wall_ns()) if wall_ns else "",
+                    "started_unix_ns": "" if started is None else str(started),
                 },
             )
             for name, data in (metadata or {}).items():
@@ -255,7 +275,7 @@ class Recorder:
         index = self.count
         if msg.header.sim_time_s != time_s or time_s < 0:
             self._overrides[index] = float(time_s)
-        log_ns = round(time_s * 1e9) if time_s > 0 else 0
+        log_ns = self.base_ns + (round(time_s * 1e9) if time_s > 0 else 0)
         try:
             cid = self._channels.get(topic)
             if cid is None:
@@ -267,12 +287,52 @@ class Recorder:
             self.error = f"recording stopped after {index} messages: {exc.strerror or exc}"
             return
         self.count = index + 1
+        if self.also is not None:
+            try:
+                self.also(time_s, topic, msg)
+            except Exception:  # an annotation must never cost the recording
+                log.exception("%s: extra channels stopped", self.path)
+                self.also = None
+
+    def extra_channel(
+        self, topic: str, schema_name: str, schema_encoding: str, schema: bytes, encoding: str
+    ) -> int:
+        """A channel of another encoding (e.g. ``json`` messages of a ``jsonschema``) for
+        :meth:`write_extra`; its topic must not be a bus topic."""
+        if parse_topic(topic) is not None:
+            raise ValueError(f"{topic!r} is a bus topic: extra channels take others (e.g. /foxglove/...)")
+        sid = self._writer.register_schema(name=schema_name, encoding=schema_encoding, data=schema)
+        cid = self._writer.register_channel(topic=topic, message_encoding=encoding, schema_id=sid)
+        self._extra.add(cid)
+        return cid
+
+    def write_extra(self, channel: int, time_s: float, data: bytes) -> None:
+        """One message on an extra channel at simulated ``time_s`` (in the recording's sequence)."""
+        if self._finished or self.error is not None:
+            return
+        index = self.count
+        log_ns = self.base_ns + (round(time_s * 1e9) if time_s > 0 else 0)
+        try:
+            self._writer.add_message(
+                channel, log_ns, data, self._wall_ns() if self._wall_ns else log_ns, index & _U32
+            )
+        except OSError as exc:
+            self.error = f"recording stopped after {index} messages: {exc.strerror or exc}"
+            return
+        self.count = index + 1
+        self.extra_count += 1
 
     def close(self, metadata: Mapping[str, Mapping[str, str]] | None = None) -> None:
         """Write the closing metadata and the index, close the file (once; later calls do nothing).
         Raises :class:`RecordingError` when the recording could not be written completely."""
         if self._finished:
             return
+        flush = getattr(self.also, "flush", None)
+        if flush is not None:  # what ``also`` holds back is written before the end
+            try:
+                flush()
+            except Exception:
+                log.exception("%s: extra channels stopped", self.path)
         self._finished = True
         try:
             if self.error is None:
@@ -338,11 +398,14 @@ class Recording:
     """From the index of a complete file; None otherwise."""
     start_ns: int | None = None
     end_ns: int | None = None
-    """log_time of the first and last message, from the index of a complete file."""
+    """log_time of the first and last message, from the index of a complete file (less
+    :attr:`base_ns`: simulated ns)."""
     damage: str | None = None
     """Why a scan of an incomplete file stopped (None for a complete file); ``messages()`` says more."""
     channels: dict[int, str] = field(default_factory=dict)
     """Channel id -> topic, from the index of a complete file (so a damaged chunk loses no topic)."""
+    extra_channels: set[int] = field(default_factory=set)
+    """Channels not of the bus (another message encoding), from the index."""
     problems: list[str] = field(default_factory=list)
     """What reading ``messages()`` found damaged (also raised as one RecordingError at its end)."""
     messages_read: int = 0
@@ -351,6 +414,12 @@ class Recording:
     def meta(self, name: str) -> dict[str, str]:
         """One metadata record ({} when absent)."""
         return self.metadata.get(name, {})
+
+    @property
+    def base_ns(self) -> int:
+        """``log_time`` of simulated time 0 (0 for format 1 recordings)."""
+        text = self.meta(RECORDING_METADATA).get("log_time_base_ns", "")
+        return int(text) if text.isdigit() else 0
 
     def deliveries(self) -> tuple[str, list[Delivery]] | None:
         """(node id, its deliveries in order) when the recording logged a node's inputs, None
@@ -372,9 +441,12 @@ class Recording:
         self.problems = []
         self.messages_read = 0
         topics: dict[int, str] = dict(self.channels)
+        extras = set(self.extra_channels)
+        base = self.base_ns
         last_time: float | None = None
         expected = 0
         lost = 0
+        extra = 0
         try:
             f = open(self.path, "rb")  # noqa: SIM115 -- closed in finally
         except OSError as exc:
@@ -386,6 +458,8 @@ class Recording:
                     ch = _parse(Channel.read, body)
                     if ch is not None:
                         topics[ch.id] = ch.topic
+                        if ch.message_encoding != "protobuf":
+                            extras.add(ch.id)
                     continue
                 if opcode == Opcode.MESSAGE:
                     msg = _parse(functools.partial(_read_message, length=len(body)), body)
@@ -402,8 +476,8 @@ class Recording:
                         when = ""
                         if chunk is not None and chunk.message_end_time >= chunk.message_start_time:
                             when = (
-                                f", simulated {chunk.message_start_time / 1e9:.3f}"
-                                f"-{chunk.message_end_time / 1e9:.3f} s"
+                                f", simulated {(chunk.message_start_time - base) / 1e9:.3f}"
+                                f"-{(chunk.message_end_time - base) / 1e9:.3f} s"
                             )
                         self.problems.append(f"chunk at byte {offset:,} unreadable ({_why(exc)}{when})")
                         continue
@@ -412,6 +486,8 @@ class Recording:
                 for rec in _guarded(batch, self.problems, offset):
                     if isinstance(rec, Channel):
                         topics[rec.id] = rec.topic
+                        if rec.message_encoding != "protobuf":
+                            extras.add(rec.id)
                         continue
                     if not isinstance(rec, Message):
                         continue
@@ -425,12 +501,15 @@ class Recording:
                     if topic is None:
                         lost += 1
                         continue
+                    if rec.channel_id in extras:  # an extra channel (Foxglove's): not the bus's log
+                        extra += 1
+                        continue
                     time_s = overrides.get(expected - 1)
                     if time_s is None:
                         try:
                             time_s = codec.header_of(rec.data).sim_time_s
                         except codec.DecodeError:
-                            time_s = rec.log_time / 1e9
+                            time_s = (rec.log_time - base) / 1e9
                     last_time = time_s
                     self.messages_read += 1
                     yield RecordedMessage(
@@ -440,7 +519,7 @@ class Recording:
                 self.problems.append(f"{lost:,} message(s) lost in damaged chunks")
             if walk.stopped is not None:
                 self.problems.append(walk.stopped)
-            elif self.message_count is not None and self.messages_read + lost < self.message_count:
+            elif self.message_count is not None and self.messages_read + extra + lost < self.message_count:
                 self.problems.append(
                     f"index lists {self.message_count:,} messages, found {self.messages_read:,}"
                 )
@@ -591,4 +670,5 @@ def _from_index(f: BinaryIO, path: Path) -> Recording | None:
         start_ns=stats.message_start_time if stats and stats.message_count else None,
         end_ns=stats.message_end_time if stats and stats.message_count else None,
         channels={cid: ch.topic for cid, ch in summary.channels.items()},
+        extra_channels={cid for cid, ch in summary.channels.items() if ch.message_encoding != "protobuf"},
     )
