@@ -63,6 +63,8 @@ class Feed(Protocol):
     """Turns the cell's messages into datagrams."""
 
     stream: str
+    time: TimeBase
+    """The clock the feed stamps with (the gateway sets it at the first message)."""
     records: int
     """Track records (ASTERIX) or PDUs (DIS) made so far."""
 

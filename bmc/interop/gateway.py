@@ -18,7 +18,7 @@ import asyncio
 import ipaddress
 import logging
 import socket
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -44,6 +44,10 @@ TOPICS = (
     ("world", "world", "state"),
 )
 """What the gateway subscribes to (the world's state: its death ends the gateway)."""
+
+
+LATENCY_SAMPLES = 100_000
+"""Translation times kept for the summary's percentiles (a day's run holds millions)."""
 
 
 class GatewayError(UsageError, ValueError):
@@ -105,8 +109,9 @@ class GatewaySummary:
     records: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
     """Payloads refused by reason (unsealed, forged, malformed...)."""
-    latency_us: list[float] = field(default_factory=list)
-    """Per message: from the callback's start to the last datagram handed to the socket."""
+    latency_us: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES))
+    """Per message (the latest ``LATENCY_SAMPLES``): from the callback's start to the last
+    datagram handed to the socket."""
     ended_by: str = ""
 
     def lines(self) -> list[str]:
@@ -146,7 +151,7 @@ class Gateway:
         """Use ``time_base`` for every feed (set at the first message)."""
         self.time = time_base
         for feed, _sock, _addr in self.feeds:
-            feed.time = time_base  # type: ignore[attr-defined]
+            feed.time = time_base
 
     def tap(self, time_s: float, topic: str, _payload: bytes, msg: m.Message) -> None:
         started = clock.wall_seconds()
