@@ -12,8 +12,8 @@ CAT062    1.19     010 SAC/SIC; 015 service id; 070 ``time_of_day_s`` (1/128 s);
                    ``lat_deg``/``lon_deg`` (180/2^25°); 100 ``x_m``/``y_m`` (0.5 m); 185
                    ``v_east_mps``/``v_north_mps`` (0.25 m/s); 060* ``mode_3a`` (V=G=CH=0);
                    245* ``callsign`` (IA-5 6-bit, STI=1: not downlinked, the system assigns
-                   it); 040 ``track_number``; 080 MON=0, CNF, TSB, TSE, CST (octets 2 and 4
-                   only when needed), SRC=3D radar and MRH=geometric when 130 is sent;
+                   it); 040 ``track_number``; 080 MON=0, CNF, TSB, TSE, MD4, CST (octets 2,
+                   3 and 4 only when needed), SRC=3D radar and MRH=geometric when 130 is sent;
                    130* ``altitude_m`` (6.25 ft); 220* ``rate_of_climb_mps`` (6.25 ft/min)
 CAT048    1.31     010; 140 ``time_of_day_s``; 020 TYP=1 single PSR detection (TYP=0 no
                    detection when ``coasting``: the report is the track's extrapolation);
@@ -212,6 +212,9 @@ class SystemTrack:
     """I062/080 TSB: the first message sent for this track."""
     last: bool = False
     """I062/080 TSE: the last message sent for this track."""
+    mode4: int = 0
+    """I062/080 MD4, the Mode 4 (IFF) answer: 0 no interrogation, 1 friendly target, 2 unknown
+    target, 3 no reply."""
     mode_3a: int | None = None
     """I062/060 Mode 3/A code as an int (write it octal: ``0o7700``); ``None``: item absent."""
     callsign: str | None = None
@@ -235,6 +238,7 @@ class SystemTrack:
             and (alt is None or _ALT062_LO < alt * _ALT062_SCALE < _ALT062_HI)
             and (roc is None or _I16_LO < roc * _ROC062_SCALE < _I16_HI)
             and (code is None or (type(code) is int and 0 <= code <= 0o7777))
+            and self.mode4 in (0, 1, 2, 3)
             and (cs is None or (type(cs) is str and len(cs) <= 8 and _CALLSIGN_CHARS.issuperset(cs)))
         ):
             return
@@ -257,6 +261,8 @@ class SystemTrack:
             roc = self.rate_of_climb_mps
             _scaled("rate_of_climb_mps", roc, _ROC062_SCALE, _I16_LO, _I16_HI, "I062/220", "m/s")
         _mode_3a(self.mode_3a, "I062/060")
+        if self.mode4 not in (0, 1, 2, 3):
+            raise ValueError(f"mode4: I062/080 MD4 is 0..3 (got {self.mode4!r})")
         cs = self.callsign
         if cs is not None and (not isinstance(cs, str) or len(cs) > 8 or not _CALLSIGN_CHARS.issuperset(cs)):
             raise ValueError(f"callsign: I062/245 holds up to 8 of A-Z, 0-9 and space (got {cs!r})")
@@ -421,10 +427,13 @@ def _record062(t: SystemTrack, sac: int, sic: int, service: int) -> bytes:
     status = (_080_MRH_GEOMETRIC | _080_SRC_3D_RADAR) if has_alt else 0
     if not t.confirmed:
         status |= _080_CNF_TENTATIVE
-    if t.coasting or t.first or t.last:
+    if t.coasting or t.first or t.last or t.mode4:
         second = (_080_TSE if t.last else 0) | (_080_TSB if t.first else 0)
-        if t.coasting:  # CST is in the fourth octet: the third (AMA, Mode 4/5) goes as zeros
-            parts.append(bytes((status | 1, second | 1, 1, _080_CST)))
+        third = t.mode4 << 5  # MD4 in the third octet (with AMA, ME, MI, MD5 zero)
+        if t.coasting:  # CST is in the fourth octet
+            parts.append(bytes((status | 1, second | 1, third | 1, _080_CST)))
+        elif t.mode4:
+            parts.append(bytes((status | 1, second | 1, third)))
         else:
             parts.append(bytes((status | 1, second)))
     else:
@@ -533,6 +542,8 @@ class SystemTracks:
     rate_of_climb_mps: npt.NDArray[np.float64]
     first: npt.NDArray[np.bool_]
     last: npt.NDArray[np.bool_]
+    mode4: npt.NDArray[np.int64] | None = None
+    """I062/080 MD4 per record (0..3; None: all 0)."""
 
 
 def _inside(scaled: npt.NDArray[np.float64], lo: float, hi: float) -> npt.NDArray[np.bool_]:
@@ -540,18 +551,18 @@ def _inside(scaled: npt.NDArray[np.float64], lo: float, hi: float) -> npt.NDArra
     return np.asarray((scaled > lo) & (scaled < hi))
 
 
-def _layout062(alt: bool, ext: bool) -> np.dtype[np.void]:
+def _layout062(alt: bool, octets: int) -> np.dtype[np.void]:
     """One CAT062 record as a packed big-endian numpy record, per (altitude and climb present,
-    I062/080's second octet present): what :func:`_record062` writes, field by field."""
+    octets of I062/080: 1, 2 with TSB/TSE, 3 with MD4): what :func:`_record062` writes."""
     fields = [("fspec", "u1", (3 if alt else 2,)), ("sac", "u1"), ("sic", "u1"), ("service_tod", ">u4")]
     fields += [("lat", ">i4"), ("lon", ">i4"), ("xy", ">u4"), ("y_low", ">u2"), ("vx", ">i2"), ("vy", ">i2")]
-    fields += [("track", ">u2"), ("status", "u1", (2 if ext else 1,))]
+    fields += [("track", ">u2"), ("status", "u1", (octets,))]
     if alt:
         fields += [("alt", ">i2"), ("roc", ">i2")]
     return np.dtype(fields)
 
 
-_062_LAYOUTS = {(alt, ext): _layout062(alt, ext) for alt in (False, True) for ext in (False, True)}
+_062_LAYOUTS = {(alt, octets): _layout062(alt, octets) for alt in (False, True) for octets in (1, 2, 3)}
 
 
 def encode_cat062_tracks(
@@ -602,10 +613,12 @@ def encode_cat062_tracks(
     tod = (service_id << 24) | (round(tracks.time_of_day_s * _TOD_SCALE) % _TOD_WRAP)
     first, last = np.asarray(tracks.first, dtype=bool), np.asarray(tracks.last, dtype=bool)
     second = np.where(last, _080_TSE, 0) | np.where(first, _080_TSB, 0)
-    ext = second != 0
+    mode4 = np.zeros(len(tn), dtype=np.int64) if tracks.mode4 is None else np.asarray(tracks.mode4)
+    sent &= (mode4 >= 0) & (mode4 <= 3)
+    octets = np.where(mode4 != 0, 3, np.where(second != 0, 2, 1))
     records: list[bytes] = [b""] * len(tn)
-    for (with_alt, with_ext), layout in _062_LAYOUTS.items():
-        rows = np.flatnonzero(sent & (has_alt == with_alt) & (ext == with_ext))
+    for (with_alt, n_octets), layout in _062_LAYOUTS.items():
+        rows = np.flatnonzero(sent & (has_alt == with_alt) & (octets == n_octets))
         if not rows.size:
             continue
         out = np.zeros(rows.size, dtype=layout)
@@ -615,10 +628,11 @@ def encode_cat062_tracks(
         out["xy"], out["y_low"] = (ix[rows] << 8) | (iy[rows] >> 16), iy[rows] & 0xFFFF
         out["vx"], out["vy"] = ivx[rows], ivy[rows]
         status = (_080_MRH_GEOMETRIC | _080_SRC_3D_RADAR) if with_alt else 0
-        if with_ext:
-            out["status"][:, 0], out["status"][:, 1] = status | 1, second[rows]
-        else:
-            out["status"][:, 0] = status
+        out["status"][:, 0] = status | (1 if n_octets > 1 else 0)
+        if n_octets > 1:
+            out["status"][:, 1] = second[rows] | (1 if n_octets > 2 else 0)
+        if n_octets > 2:
+            out["status"][:, 2] = mode4[rows] << 5
         if with_alt:
             out["alt"], out["roc"] = ialt[rows], iroc[rows]
         buf, size = out.tobytes(), layout.itemsize

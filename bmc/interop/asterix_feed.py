@@ -32,6 +32,11 @@ from protocols.topics import TopicParts
 
 log = logging.getLogger(__name__)
 
+MODE4 = np.zeros(max(int(v) for v in m.Identity) + 1, dtype=np.int64)
+MODE4[[int(m.Identity.FRIEND), int(m.Identity.UNKNOWN), int(m.Identity.HOSTILE)]] = (1, 2, 3)
+"""I062/080 MD4 of each identity: friend "friendly target", unknown "unknown target", hostile
+"no reply" (our hostiles give no valid IFF answer); pending (not yet interrogated) 0."""
+
 CATEGORIES = (62, 48, 34)
 """What the feed sends by default (``--cat``)."""
 
@@ -86,6 +91,7 @@ class AsterixFeed:
     from the picture gets one more record, flagged track-end, at that state."""
     records: int = field(init=False, default=0)
     """Track records sent (CAT062 and CAT048)."""
+    _identity_now: dict[int, int] = field(init=False, default_factory=dict)
     skipped: dict[str, int] = field(init=False, default_factory=dict)
     """Records with a value out of its item's range, by category: not sent; ``CAT062 without
     altitude``: sent without their altitude and climb."""
@@ -144,6 +150,9 @@ class AsterixFeed:
         if ended:
             rows = np.vstack([rows, np.array([self._live[n] for n in ended])])
         live = dict(zip(numbers.tolist(), rows[: len(numbers)], strict=True))
+        self._identity_now = dict(zip(numbers.tolist(), p.identity.tolist(), strict=True)) | {
+            n: self._identity_now.get(n, 0) for n in ended
+        }
         first = np.array([n not in self._live for n in numbers.tolist()] + [False] * len(ended), dtype=bool)
         last = np.array([False] * len(numbers) + [True] * len(ended), dtype=bool)
         self._live = live
@@ -160,6 +169,7 @@ class AsterixFeed:
             rate_of_climb_mps=rows[:, 7],
             first=first,
             last=last,
+            mode4=MODE4.take(np.concatenate([p.identity.astype(np.int64), self._ended_identity(ended)])),
         )
         blocks, sent, without = asterix.encode_cat062_tracks(self.sac, self.sic, tracks)
         if not sent.all():
@@ -232,6 +242,9 @@ class AsterixFeed:
         if not sent.all():
             self._skip("CAT048", int(np.count_nonzero(~sent)), "not sent: a value beyond its item's range")
         return self._blocks(r.scan_time_s, blocks, int(np.count_nonzero(sent)))
+
+    def _ended_identity(self, ended: list[int]) -> npt.NDArray[np.int64]:
+        return np.array([self._identity_now.get(n, 0) for n in ended], dtype=np.int64)
 
     def _skip(self, category: str, count: int, what: str) -> None:
         """Records with a value an item cannot hold (a track beyond 256 NM for CAT048): counted, logged."""

@@ -96,6 +96,7 @@ def test_cat062_positions_track_numbers_and_times(
             "asterix.062_105_LAT",
             "asterix.062_105_LON",
             "asterix.062_080_TSE",
+            "asterix.062_080_MD4",
         ],
     )
     pictures = [msg.body for _t, msg in _messages(recording) if isinstance(msg.body, m.AirPicture)]
@@ -132,6 +133,10 @@ def test_cat062_positions_track_numbers_and_times(
         for t in set(a.track_id.tolist()) - set(b.track_id.tolist())
     )
     assert ends == flagged == gone >= 1  # the drone is killed: its track ends
+    # Identity as I062/080 MD4 (present only when not 0): one "no reply" per hostile record.
+    md4 = [v for row in rows for v in row["asterix.062_080_MD4"] if v != "0"]
+    hostile = sum(int(np.count_nonzero(p.identity == m.Identity.HOSTILE)) for p in pictures)
+    assert md4.count("3") >= hostile > 0 and "1" not in md4  # no friend in this scenario
 
 
 def test_cat048_polar_agrees_with_the_radar_report(

@@ -90,6 +90,17 @@ def test_track_begin_and_end_flags() -> None:
     assert feed.records == 5
 
 
+def test_identity_goes_out_as_mode_4() -> None:
+    feed = AsterixFeed(SCENARIO, TimeBase(EPOCH), categories=frozenset({62}))
+    picture = _picture(1.0, [1, 2, 3, 4])
+    ids = [m.Identity.FRIEND, m.Identity.HOSTILE, m.Identity.UNKNOWN, m.Identity.PENDING]
+    picture.identity[:] = [int(i) for i in ids]
+    assert PICTURE is not None
+    recs = all_records([d.payload for d in feed.feed(PICTURE, _msg("FDC", 1.0, picture), 1.0)])
+    # Friendly target, no reply, unknown target, not interrogated.
+    assert [flag(r, "080", "MD4") for r in recs] == [1, 3, 2, 0]
+
+
 def test_a_low_estimate_goes_without_altitude_and_a_far_plot_is_counted_not_sent() -> None:
     feed = AsterixFeed(SCENARIO, TimeBase(EPOCH))
     [rec] = _cat062(feed, 1.0, [9], up_m=-600.0)  # below I062/130's -1,500 ft

@@ -650,6 +650,7 @@ system_tracks = st.builds(
     coasting=st.booleans(),
     first=st.booleans(),
     last=st.booleans(),
+    mode4=st.integers(0, 3),
     mode_3a=st.none() | st.integers(0, 0o7777),
     callsign=st.none() | st.text(CALLSIGN, max_size=8),
 )
@@ -711,6 +712,7 @@ def test_libasterix_decodes_every_track_within_half_an_lsb(
         assert flag(r, "080", "CNF") == (not t.confirmed)
         assert flag(r, "080", "CST") == t.coasting
         assert (flag(r, "080", "TSB"), flag(r, "080", "TSE")) == (t.first, t.last)
+        assert flag(r, "080", "MD4") == t.mode4
         if t.mode_3a is None:
             assert r.get_item("060") is None
         else:
@@ -801,6 +803,7 @@ def _columns(tracks: list[SystemTrack], tod: float) -> ax.SystemTracks:
         rate_of_climb_mps=col("rate_of_climb_mps"),
         first=np.array([t.first for t in tracks], dtype=bool),
         last=np.array([t.last for t in tracks], dtype=bool),
+        mode4=np.array([t.mode4 for t in tracks], dtype=np.int64),
     )
 
 
@@ -907,3 +910,13 @@ def test_the_report_columns_path_leaves_out_a_plot_beyond_256_nm() -> None:
     blocks, sent = ax.encode_cat048_reports(1, 2, cols)
     assert sent.tolist() == [True, False]
     assert [raw(r, "161", "TRN") for r in all_records(blocks)] == [1]
+
+
+def test_md4_takes_i062_080_s_third_octet() -> None:
+    # 040 and 080 end a record without altitude: 080 = octet 1 with FX, octet 2 with FX, MD4 << 5.
+    [block] = ax.encode_cat062(1, 2, [minimal_track(track_number=0x1234, mode4=1)])
+    assert block.endswith(bytes((0x12, 0x34, 0x01, 0x01, 0x20)))
+    [block] = ax.encode_cat062(1, 2, [minimal_track(track_number=0x1234, mode4=3, first=True)])
+    assert block.endswith(bytes((0x12, 0x34, 0x01, 0x21, 0x60)))  # TSB and FX; MD4 = 3 (no reply)
+    with pytest.raises(ValueError, match=r"mode4: I062/080 MD4 is 0\.\.3 \(got 4\)"):
+        minimal_track(mode4=4)
