@@ -33,6 +33,10 @@ def map_figure(a: Analysis) -> Figure:
     ax = fig.add_subplot()
     s = a.scenario
     labelled: set[str] = set()
+    names: list[tuple[str, float, float, int]] = []
+    """Ids to label: (text, x, y, font size); placed apart at the end (adjustText)."""
+    rings: list[tuple[tuple[float, float], float, str, str, str]] = []
+    """Radar coverage rings (drawn, cut at the view's edge) and launcher envelopes (in view)."""
 
     def label(text: str) -> str:
         if text in labelled:
@@ -61,6 +65,14 @@ def map_figure(a: Analysis) -> Figure:
         else:
             style = {"color": "tab:red", "lw": 1.0, "alpha": 0.8, "label": label("hostile (truth)")}
         ax.plot(pts[:, 1] * _KM, pts[:, 2] * _KM, "-", zorder=3, **style)
+        if len(pts) >= 2:  # which way it flew: an arrowhead at its last position
+            ax.annotate(
+                "",
+                (pts[-1, 1] * _KM, pts[-1, 2] * _KM),
+                xytext=(pts[-2, 1] * _KM, pts[-2, 2] * _KM),
+                arrowprops={"arrowstyle": "-|>", "color": style["color"], "lw": 0.8},
+                zorder=3,
+            )
     if s is not None:
         for asset in s.assets:
             e, n, _ = s.enu(asset.position)
@@ -75,21 +87,30 @@ def map_figure(a: Analysis) -> Figure:
                     label=label("defended asset"),
                 )
             )
-            ax.annotate(asset.id, (e * _KM, n * _KM), xytext=(6, 6), textcoords="offset points", fontsize=8)
+            names.append((asset.id, e * _KM, n * _KM, 8))
         radars = np.array([s.enu(r.position) for r in s.radars]).reshape(-1, 3)
         ax.scatter(
             radars[:, 0] * _KM, radars[:, 1] * _KM, marker="^", s=70, c="tab:purple", label="radar", zorder=5
         )
         for r, (e, n, _) in zip(s.radars, radars.tolist(), strict=True):
-            ax.annotate(r.id, (e * _KM, n * _KM), xytext=(6, -10), textcoords="offset points", fontsize=7)
+            names.append((r.id, e * _KM, n * _KM, 7))
+            rings.append(
+                ((e * _KM, n * _KM), r.max_range_m * _KM, "tab:purple", "--", "radar instrumented range")
+            )
     launchers = dict(a.launcher_positions)
     if s is not None:
         launchers.update({x.id: s.enu(x.position) for x in s.launchers})
+        for x in s.launchers:
+            e, n, _ = s.enu(x.position)
+            rings.append(
+                ((e * _KM, n * _KM), x.max_range_m * _KM, "tab:green", ":", "launcher envelope (max range)")
+            )
     if launchers:
         pos = np.array(list(launchers.values()))
         ax.scatter(
             pos[:, 0] * _KM, pos[:, 1] * _KM, marker="s", s=40, c="tab:green", label="launcher", zorder=5
         )
+        names += [(lid, p[0] * _KM, p[1] * _KM, 7) for lid, p in launchers.items()]
     kills = np.array([d.position_m for _, d in a.detonations if d.outcome == D.KILL]).reshape(-1, 3)
     misses = np.array([d.position_m for _, d in a.detonations if d.outcome == D.MISS]).reshape(-1, 3)
     hits = np.array([d.position_m for _, d in a.detonations if d.outcome == D.ASSET_HIT]).reshape(-1, 3)
@@ -117,6 +138,42 @@ def map_figure(a: Analysis) -> Figure:
             zorder=7,
         )
     ax.set_aspect("equal", adjustable="datalim")
+    for (cx, cy), radius, _c, _d, what in rings:  # the view holds the engagement envelopes
+        if what.startswith("launcher"):
+            ax.update_datalim([(cx - radius, cy - radius), (cx + radius, cy + radius)])
+    ax.autoscale_view()
+    xlim, ylim = ax.get_xlim(), ax.get_ylim()
+    for centre, radius, colour, dash, what in rings:
+        ax.add_patch(
+            Circle(
+                centre,
+                radius,
+                fill=False,
+                ec=colour,
+                ls=dash,
+                lw=0.9,
+                alpha=0.6,
+                zorder=1,
+                label=label(what),
+            )
+        )
+    ax.set_aspect("equal", adjustable="box")  # the view as the data asked, rings cut at its edge
+    ax.set_xlim(xlim)
+    ax.set_ylim(ylim)
+    if names:
+        from adjustText import adjust_text
+
+        texts = [ax.text(x, y, text, fontsize=size, zorder=8) for text, x, y, size in names]
+        # Ids apart from each other and from the markers, a thin line to their point when moved;
+        # iteration-bounded (not time-bounded), so the same recording draws the same map.
+        adjust_text(
+            texts,
+            x=[x for _t, x, _y, _s in names],
+            y=[y for _t, _x, y, _s in names],
+            ax=ax,
+            iter_lim=300,
+            arrowprops={"arrowstyle": "-", "color": "0.4", "lw": 0.5},
+        )
     ax.set_xlabel("east of origin (km)")
     ax.set_ylabel("north of origin (km)")
     ax.grid(True, lw=0.3)
@@ -192,10 +249,16 @@ def timeline_figure(a: Analysis) -> Figure:
     bottom.set_yticks(range(len(objects)), objects, fontsize=6 if len(objects) > 40 else 8)
     bottom.set_ylim(-0.7, max(len(objects), 1) - 0.3)
     bottom.invert_yaxis()
-    bottom.set_title(
-        "air objects: first detection to outcome (green killed, dark red leaked, "
-        "grey alive at end, blue friendly)"
-    )
+    bottom.set_title("air objects: first detection to outcome")
+    from matplotlib.lines import Line2D
+
+    legend_key = [
+        Line2D([], [], color="green", lw=2.5, marker="x", label="hostile, killed"),
+        Line2D([], [], color="darkred", lw=2.5, marker="*", label="hostile, leaked"),
+        Line2D([], [], color="0.5", lw=2.5, label="alive at the end"),
+        Line2D([], [], color="tab:blue", lw=2.5, label="friendly"),
+    ]
+    bottom.legend(handles=legend_key, loc="upper right", fontsize=8, ncols=4, framealpha=0.85)
     bottom.set_xlabel("simulated time (s)")
     bottom.grid(True, axis="x", lw=0.3)
     bottom.set_xlim(0, max(a.end_s, 1.0))

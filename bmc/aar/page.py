@@ -12,10 +12,17 @@ from typing import Any
 from bmc.aar.analysis import Analysis, analyse, reported
 from bmc.aar.figures import map_figure, timeline_figure
 from bmc.engine.report import fmt
+from bmc.engine.world import SEEKER_GATE_M
 from protocols.recording import (
     RECORDING_METADATA,
     SCENARIO_METADATA,
 )
+
+NO_TARGET = (
+    f"none: no live object within {SEEKER_GATE_M / 1e3:g} km of the ordered estimate at launch, "
+    "so the missile flew to the predicted point and self-destructed"
+)
+"""What the table says of a missile whose seeker locked nothing (why such a miss has no target)."""
 
 
 def write_report(path: str | Path, out_dir: str | Path) -> Analysis:
@@ -77,7 +84,7 @@ def _html(a: Analysis, images: dict[str, bytes]) -> str:
             "order_id": e.order_id,
             "launcher_id": e.launcher_id,
             "target_track_id": e.target_track_id,
-            "target_object": e.target_object or "–",
+            "target_object": e.target_object or (NO_TARGET if e.launched else "–"),
             "rounds": e.rounds,
             "issued_s": _num(e.issued_s),
             "sent": e.sent,

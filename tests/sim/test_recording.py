@@ -147,6 +147,11 @@ def test_bmc_report_writes_the_report_map_timeline_and_page(
     orders = json.loads(json.dumps(live))["missiles_fired"]
     assert orders > 0
     assert page.count("<td>FDC-") >= live["threats"]["killed"]  # one table row per fire order at least
+    # A missile whose seeker locked nothing says why its miss has no target.
+    from bmc.aar.page import NO_TARGET
+
+    blind = sum(1 for e in aar.analyse(path).engagements.values() if e.launched and not e.target_object)
+    assert page.count(NO_TARGET.split(",")[0]) == blind >= 1
 
 
 def test_map_shows_every_object_asset_radar_launcher_and_outcome(
@@ -162,7 +167,21 @@ def test_map_shows_every_object_asset_radar_launcher_and_outcome(
     assert len(a.truth) == live["threats"]["total"] + 1  # plus the friendly transport
     assert len(lines) == len(a.truth) + len(a.system_tracks)
     assert len(a.system_tracks) >= live["threats"]["total"]
-    assert len([p for p in ax.patches if isinstance(p, Circle)]) == len(a.scenario.assets)
+    circles = [p for p in ax.patches if isinstance(p, Circle)]
+    assert len([c for c in circles if c.get_fill()]) == len(a.scenario.assets)
+    # A ring per radar (its instrumented range) and per launcher (its envelope), in km.
+    rings = sorted(round(c.get_radius(), 6) for c in circles if not c.get_fill())
+    want = [r.max_range_m / 1e3 for r in a.scenario.radars] + [
+        x.max_range_m / 1e3 for x in a.scenario.launchers
+    ]
+    assert rings == sorted(round(w, 6) for w in want)
+    # Every id is written on the map (placed apart by adjustText).
+    ids = (
+        {x.id for x in a.scenario.assets}
+        | {r.id for r in a.scenario.radars}
+        | {x.id for x in a.scenario.launchers}
+    )
+    assert ids <= {t.get_text() for t in ax.texts}
     scatters = {c.get_label(): len(c.get_offsets()) for c in ax.collections if isinstance(c, PathCollection)}
     assert scatters["radar"] == len(a.scenario.radars)
     assert scatters["launcher"] == len(a.scenario.launchers)
