@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from bmc.engine.metrics import METRICS
-from bmc.engine.stats import SweepCheck, describe
+from bmc.engine.stats import SweepCheck, describe, parse_sweep_check
 from bmc.scenario import ScenarioError
 from bmc.sweep.plan import JOURNAL, SEED_SCHEME, Combination
 
@@ -138,19 +138,44 @@ def write_outputs(result: SweepResult, plot: bool = True) -> list[Path]:
 
 
 def plot_summary(result: SweepResult, path: Path) -> None:
-    """One panel per summary metric: mean and 95 % interval of every combination."""
-    import matplotlib  # deferred: plotting is the slow import of the sweep
+    """Write :func:`summary_figure` as a PNG."""
+    summary_figure(result).savefig(path, dpi=100)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def summary_figure(result: SweepResult) -> Any:
+    """One panel per summary metric: mean and 95 % interval of every combination, labelled by
+    its values, with each check's threshold on its metric's panel (a Figure on an Agg canvas:
+    no pyplot state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # deferred: the slow import
+    from matplotlib.figure import Figure
 
     n = len(result.summary)
     x = np.arange(n)
+    # Each combination by its values (one parameter a line, in --vary order; the key below spells
+    # out the paths), and each check's threshold on the
+    # panel of its metric: a mean's bound, or the bound every run must meet.
+    ticks = [
+        "\n".join([f"#{c.index}", *(part.split("=", 1)[-1] for part in c.label.split(", ") if c.label)])
+        for c in result.combinations
+    ]
+    thresholds: dict[str, list[tuple[float, str, bool]]] = {}
+    verdicts: dict[str, bool] = {}
+    for r in result.checks:
+        verdicts[r["check"]] = verdicts.get(r["check"], True) and bool(r["ok"])
+    for text, ok in verdicts.items():
+        check = parse_sweep_check(text)
+        bound = check.value if check.kind == "stat" and check.stat == "mean" else None
+        if check.kind == "every":
+            bound = check.cond_value
+        if bound is not None:
+            thresholds.setdefault(check.metric, []).append((bound, text, ok))
     # Combinations are numbered on the axes and spelled out once, under the panels.
     legend = [f"#{c.index}: {c.label}" for c in result.combinations]
-    legend_in = 0.2 * len(legend) + 0.3
+    legend_in = 0.2 * len(legend) + 0.3 + 0.12 * max((t.count("\n") for t in ticks), default=0) * (n <= 6)
     height_in = 7 + legend_in
-    fig, axes = plt.subplots(2, 3, figsize=(max(10.0, 0.5 * n + 8), height_in), squeeze=False)
+    fig = Figure(figsize=(max(10.0, 0.5 * n + 8), height_in))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, 3, squeeze=False)
     for ax, (metric, heading) in zip(axes.flat, SUMMARY_METRICS, strict=True):
         means, lo, hi = [], [], []
         for s in result.summary:
@@ -161,8 +186,18 @@ def plot_summary(result: SweepResult, path: Path) -> None:
             lo.append(mean - ci[0])
             hi.append(ci[1] - mean)
         ax.errorbar(x, means, yerr=[lo, hi], fmt="o", capsize=4)
+        for value, text, ok in thresholds.get(metric, []):
+            ax.axhline(
+                value,
+                ls="--",
+                lw=1,
+                color="tab:green" if ok else "tab:red",
+                label=f"{text} ({'ok' if ok else 'FAIL'})",
+            )
+        if thresholds.get(metric):
+            ax.legend(fontsize=7, loc="best")
         ax.set_title(heading)
-        ax.set_xticks(x, [f"#{k}" for k in range(n)], fontsize=8, rotation=90 if n > 12 else 0)
+        ax.set_xticks(x, ticks, fontsize=7, rotation=90 if n > 6 else 0)
         ax.set_xlim(-0.5, n - 0.5)
         ax.grid(alpha=0.3)
     fig.suptitle(f"{result.scenario}: mean and 95 % interval over {result.runs} runs per combination")
@@ -176,8 +211,7 @@ def plot_summary(result: SweepResult, path: Path) -> None:
         hspace=0.35,
         wspace=0.25,
     )
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
 def _num(v: Any) -> str:

@@ -363,6 +363,24 @@ def test_outputs_and_summary(cf_file: Path, capsys: Any) -> None:
     assert (out / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_the_plot_names_combinations_by_their_values_and_draws_the_thresholds(cf_file: Path) -> None:
+    from bmc.scenario import load_scenario
+    from bmc.sweep import Vary, run_sweep
+    from bmc.sweep.results import summary_figure
+
+    check = "leaked.mean <= 0.5"
+    vary = [Vary("launchers[*].pk", (0, 1))]
+    result = run_sweep(
+        load_scenario(cf_file), 4, cf_file.parent / "out", vary=vary, checks=[check], plot=False
+    )
+    fig = summary_figure(result)
+    killed, leaked = fig.axes[0], fig.axes[1]
+    assert [t.get_text() for t in killed.get_xticklabels()] == ["#0\n0", "#1\n1"]
+    [line] = [ln for ln in leaked.get_lines() if ln.get_label().startswith(check)]
+    assert line.get_ydata()[0] == 0.5 and line.get_label() == f"{check} (FAIL)"  # Pk 0 leaks its threat
+    assert not [ln for ln in killed.get_lines() if "<=" in str(ln.get_label())]  # no check on kills
+
+
 def test_a_failing_check_exits_1_naming_the_combination(cf_file: Path, capsys: Any) -> None:
     code = _cli(cf_file, "--vary", "launchers[*].pk=0,1", "--check", "leaked.mean <= 0.5", "--quiet")
     assert code == 1
