@@ -110,3 +110,8 @@ def sweep(
     s = load(scenario, overrides)
     varies = [Vary(path, tuple(values)) for path, values in (vary or {}).items()]
     return run_sweep(s, runs, Path(out), vary=varies, checks=checks, workers=workers, plot=plot)
+
+
+_sweep_function = sweep
+"""The function itself: importing any ``bmc.sweep.*`` module rebinds ``bmc.sweep`` to that
+package, which then forwards calls here (``bmc/sweep/__init__.py``)."""

@@ -35,6 +35,10 @@
   combination; the sweep fails when one fails for any combination.
 """
 
+import sys
+import types
+from typing import Any
+
 from bmc.sweep.execute import (
     SweepError,
     Task,
@@ -98,3 +102,17 @@ __all__ = [
     "summarise",
     "write_outputs",
 ]
+
+
+class _CallablePackage(types.ModuleType):
+    """``bmc.sweep`` is both this package and the public function ``bmc.sweep(...)``: importing
+    any ``bmc.sweep.*`` module makes Python bind this package as ``bmc.sweep``, over the
+    function, so the package forwards a call to the function (tests/unit/bmc/test_api.py)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> SweepResult:
+        from bmc import _sweep_function
+
+        return _sweep_function(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage
