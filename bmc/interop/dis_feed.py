@@ -163,8 +163,8 @@ class DisFeed:
         ``enu`` (N, 6: position and velocity, local)."""
         if "entity" not in self.kinds or not entities:
             return []
-        lat, lon, _h = self.frame.geodetic(enu[:, 0], enu[:, 1], enu[:, 2])
-        x, y, z = self.frame.ecef(enu[:, 0], enu[:, 1], enu[:, 2])
+        lat, lon, h = self.frame.geodetic(enu[:, 0], enu[:, 1], enu[:, 2])
+        x, y, z = Frame.geodetic_to_ecef(lat, lon, h)
         vx, vy, vz = Frame.velocity_ecef(lat, lon, enu[:, 3], enu[:, 4], enu[:, 5])
         ux, uy, uz = Frame.velocity_ecef(lat, lon, 0.0, 0.0, 1.0)
         nx, ny, nz = Frame.velocity_ecef(lat, lon, 0.0, 1.0, 0.0)
@@ -258,8 +258,8 @@ class DisFeed:
         t = f.launch_time_s
         out = []
         if "fire" in self.kinds:
-            lat, lon, _h = self.frame.geodetic(*start)
-            x, y, z = self.frame.ecef(*start)
+            lat, lon, h = self.frame.geodetic(*start)
+            x, y, z = Frame.geodetic_to_ecef(lat, lon, h)
             v = Frame.velocity_ecef(lat, lon, *velocity)
             fire = dis.Fire(
                 firing=flight.launcher,
@@ -283,8 +283,8 @@ class DisFeed:
     def _detonation(self, d: m.Detonation, t: float) -> list[Datagram]:
         out: list[Datagram] = []
         pos = np.array(d.position_m, dtype=np.float64)
-        lat, lon, _h = self.frame.geodetic(*pos)
-        x, y, z = self.frame.ecef(*pos)
+        lat, lon, h = self.frame.geodetic(*pos)
+        x, y, z = Frame.geodetic_to_ecef(lat, lon, h)
         if d.interceptor_id:
             flight = self._flights.get(d.interceptor_id)
             if flight is None:

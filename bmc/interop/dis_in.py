@@ -158,8 +158,8 @@ class DisEntities:
         state = np.zeros((len(ids), 6))
         if ids:
             xyz = np.array(ecef)
-            e, n, u = self.frame.from_ecef(xyz[:, 0], xyz[:, 1], xyz[:, 2])
-            lat, lon, _h = self.frame.geodetic(e, n, u)
+            lat, lon, h = Frame.ecef_to_geodetic(xyz[:, 0], xyz[:, 1], xyz[:, 2])
+            e, n, u = self.frame.local(lat, lon, h)
             ve, vn, vu = Frame.velocity_local(lat, lon, xyz[:, 3], xyz[:, 4], xyz[:, 5])
             state = np.column_stack([e, n, u, ve, vn, vu])
         return ExternalObjects(

@@ -76,20 +76,37 @@ class Frame:
         self, east_m: npt.ArrayLike, north_m: npt.ArrayLike, up_m: npt.ArrayLike
     ) -> tuple[Array, Array, Array]:
         """ECEF (x, y, z) metres of local points."""
-        lat, lon, h = self.geodetic(east_m, north_m, up_m)
-        x, y, z = pymap3d.geodetic2ecef(lat, lon, h)
+        return self.geodetic_to_ecef(*self.geodetic(east_m, north_m, up_m))
+
+    def from_ecef(
+        self, x_m: npt.ArrayLike, y_m: npt.ArrayLike, z_m: npt.ArrayLike
+    ) -> tuple[Array, Array, Array]:
+        """Local (east, north, up) of ECEF points."""
+        return self.local(*self.ecef_to_geodetic(x_m, y_m, z_m))
+
+    @staticmethod
+    def geodetic_to_ecef(
+        lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike, height_m: npt.ArrayLike
+    ) -> tuple[Array, Array, Array]:
+        """ECEF (x, y, z) metres of geodetic points (for a caller that has them already)."""
+        x, y, z = pymap3d.geodetic2ecef(lat_deg, lon_deg, height_m)
         return (
             np.asarray(x, dtype=np.float64),
             np.asarray(y, dtype=np.float64),
             np.asarray(z, dtype=np.float64),
         )
 
-    def from_ecef(
-        self, x_m: npt.ArrayLike, y_m: npt.ArrayLike, z_m: npt.ArrayLike
+    @staticmethod
+    def ecef_to_geodetic(
+        x_m: npt.ArrayLike, y_m: npt.ArrayLike, z_m: npt.ArrayLike
     ) -> tuple[Array, Array, Array]:
-        """Local (east, north, up) of ECEF points."""
+        """(lat_deg, lon_deg, height_m) of ECEF points."""
         lat, lon, h = pymap3d.ecef2geodetic(x_m, y_m, z_m)
-        return self.local(lat, lon, h)
+        return (
+            np.asarray(lat, dtype=np.float64),
+            np.asarray(lon, dtype=np.float64),
+            np.asarray(h, dtype=np.float64),
+        )
 
     @staticmethod
     def velocity_ecef(
