@@ -87,11 +87,10 @@ class AsterixFeed:
     frame: Frame = field(init=False)
     radars: dict[str, RadarSite] = field(init=False)
     _live: dict[int, npt.NDArray[np.float64]] = field(init=False, default_factory=dict)
-    """Track number -> its last row (lat, lon, x, y, vx, vy, altitude, climb): a track gone
+    """Track number -> its last row (lat, lon, x, y, vx, vy, altitude, climb, MD4): a track gone
     from the picture gets one more record, flagged track-end, at that state."""
     records: int = field(init=False, default=0)
     """Track records sent (CAT062 and CAT048)."""
-    _identity_now: dict[int, int] = field(init=False, default_factory=dict)
     skipped: dict[str, int] = field(init=False, default_factory=dict)
     """Records with a value out of its item's range, by category: not sent; ``CAT062 without
     altitude``: sent without their altitude and climb."""
@@ -144,15 +143,14 @@ class AsterixFeed:
         lat, lon, h = self.frame.geodetic(st[:, 0], st[:, 1], st[:, 2], corrections=0)
         numbers = p.track_id.astype(np.int64) & 0xFFFF
         # Columns: this picture's tracks, then one track-end row per track gone since the last.
-        rows = np.column_stack([lat, lon, st[:, 0], st[:, 1], st[:, 3], st[:, 4], h, st[:, 5]])
+        rows = np.column_stack(
+            [lat, lon, st[:, 0], st[:, 1], st[:, 3], st[:, 4], h, st[:, 5], MODE4.take(p.identity)]
+        )
         now = set(numbers.tolist())
         ended = [n for n in self._live if n not in now]
         if ended:
             rows = np.vstack([rows, np.array([self._live[n] for n in ended])])
         live = dict(zip(numbers.tolist(), rows[: len(numbers)], strict=True))
-        self._identity_now = dict(zip(numbers.tolist(), p.identity.tolist(), strict=True)) | {
-            n: self._identity_now.get(n, 0) for n in ended
-        }
         first = np.array([n not in self._live for n in numbers.tolist()] + [False] * len(ended), dtype=bool)
         last = np.array([False] * len(numbers) + [True] * len(ended), dtype=bool)
         self._live = live
@@ -169,7 +167,7 @@ class AsterixFeed:
             rate_of_climb_mps=rows[:, 7],
             first=first,
             last=last,
-            mode4=MODE4.take(np.concatenate([p.identity.astype(np.int64), self._ended_identity(ended)])),
+            mode4=rows[:, 8].astype(np.int64),
         )
         blocks, sent, without = asterix.encode_cat062_tracks(self.sac, self.sic, tracks)
         if not sent.all():
@@ -242,9 +240,6 @@ class AsterixFeed:
         if not sent.all():
             self._skip("CAT048", int(np.count_nonzero(~sent)), "not sent: a value beyond its item's range")
         return self._blocks(r.scan_time_s, blocks, int(np.count_nonzero(sent)))
-
-    def _ended_identity(self, ended: list[int]) -> npt.NDArray[np.int64]:
-        return np.array([self._identity_now.get(n, 0) for n in ended], dtype=np.int64)
 
     def _skip(self, category: str, count: int, what: str) -> None:
         """Records with a value an item cannot hold (a track beyond 256 NM for CAT048): counted, logged."""
