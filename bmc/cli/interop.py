@@ -159,15 +159,14 @@ def _export(args: argparse.Namespace) -> int:
 
     if args.epoch is not None and not args.epoch >= 0:
         raise ScenarioError(f"--epoch must be a Unix time >= 0 (got {args.epoch})")
-    make = (
-        asterix_feed(**_asterix_options(args)) if args.format == "asterix" else dis_feed(**_dis_options(args))
-    )
     try:
         if args.format == "acmi":
             from bmc.interop.acmi import export_acmi
 
             summary: Any = export_acmi(args.recording, args.out, epoch_unix_s=args.epoch)
         else:
+            asterix = args.format == "asterix"
+            make = asterix_feed(**_asterix_options(args)) if asterix else dis_feed(**_dis_options(args))
             summary = export(args.recording, args.out, make, epoch_unix_s=args.epoch, port=args.port)
     except ValueError as exc:
         if isinstance(exc, ScenarioError):

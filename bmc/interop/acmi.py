@@ -30,13 +30,12 @@ from typing import TextIO
 
 import numpy as np
 
-from bmc.interop.export import recording_epoch
+from bmc.interop.export import open_recorded
 from bmc.interop.frame import Frame, frame_of
-from bmc.record import recorded_scenario
 from bmc.scenario import Scenario
 from protocols import codec
 from protocols import messages as m
-from protocols.recording import RECORDING_METADATA, RecordingError, read_recording
+from protocols.recording import RecordingError
 
 C = m.Classification
 TYPES = {
@@ -252,11 +251,10 @@ class AcmiWriter:
         self._at(t)
         target = self.ident(f"object/{d.object_id}") if d.object_id else None
         if d.interceptor_id:
-            flight = self._flights.pop(d.interceptor_id, None)
+            flight = self._flights.get(d.interceptor_id)
             if flight is None:
                 return
-            self._flights[d.interceptor_id] = flight
-            self._interceptors(t, only=d.interceptor_id)
+            self._interceptors(t, only=d.interceptor_id)  # its last position: the detonation's
             del self._flights[d.interceptor_id]
             if d.outcome == m.DetonationOutcome.KILL and target is not None:
                 self._write(f"-{flight.ident:x}")
@@ -284,11 +282,9 @@ class AcmiWriter:
 def export_acmi(recording: str | Path, out: str | Path, *, epoch_unix_s: float | None = None) -> AcmiSummary:
     """Write ``recording`` as Tacview ACMI text to ``out``. ScenarioError/RecordingError when the
     recording has no usable scenario or nothing is readable; a damaged one exports what is readable."""
-    rec = read_recording(recording)
-    scenario = recorded_scenario(rec)
-    epoch = epoch_unix_s if epoch_unix_s is not None else recording_epoch(rec.meta(RECORDING_METADATA))
+    rec, scenario, time = open_recorded(recording, epoch_unix_s)
     with open(out, "w", encoding="utf-8", newline="\n") as f:
-        writer = AcmiWriter(scenario, f, epoch if epoch is not None else 0.0)
+        writer = AcmiWriter(scenario, f, time.epoch_unix_s)
         try:
             for rm in rec.messages():
                 if rm.topic.endswith(("/truth", "/flyout", "/detonation")):

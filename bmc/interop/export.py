@@ -21,7 +21,7 @@ from bmc.record import recorded_scenario
 from bmc.scenario import Scenario
 from protocols import codec
 from protocols.pcap import Endpoints, PcapWriter
-from protocols.recording import RECORDING_METADATA, RecordingError, read_recording
+from protocols.recording import RECORDING_METADATA, Recording, RecordingError, read_recording
 from protocols.topics import parse_topic
 
 FORMATS = (ASTERIX, "dis")
@@ -76,6 +76,17 @@ def recording_epoch(meta: dict[str, str]) -> float | None:
     return int(text) / 1e9 if text.isdigit() else None
 
 
+def open_recorded(
+    recording: str | Path, epoch_unix_s: float | None = None
+) -> tuple[Recording, Scenario, TimeBase]:
+    """A recording to export, its scenario and its time base: ``epoch_unix_s``, else when the
+    recording started (0 if it does not say). ScenarioError/RecordingError as :func:`export`."""
+    rec = read_recording(recording)
+    scenario = recorded_scenario(rec)
+    epoch = epoch_unix_s if epoch_unix_s is not None else recording_epoch(rec.meta(RECORDING_METADATA))
+    return rec, scenario, TimeBase(epoch if epoch is not None else 0.0)
+
+
 def export(
     recording: str | Path,
     out: str | Path,
@@ -87,10 +98,7 @@ def export(
     """Write the datagrams ``make_feed(scenario, time)`` makes of ``recording`` to the pcap ``out``.
 
     ScenarioError/RecordingError when the recording has no usable scenario or nothing is readable."""
-    rec = read_recording(recording)
-    scenario = recorded_scenario(rec)
-    epoch = epoch_unix_s if epoch_unix_s is not None else recording_epoch(rec.meta(RECORDING_METADATA))
-    time = TimeBase(epoch if epoch is not None else 0.0)
+    rec, scenario, time = open_recorded(recording, epoch_unix_s)
     feed = make_feed(scenario, time)
     summary = ExportSummary(Path(out), epoch_unix_s=time.epoch_unix_s)
     made: list[Datagram] = []
