@@ -25,11 +25,11 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import numpy as np
 
 from bmc.engine.world import KIND_CLASS, ExternalObjects
+from bmc.interop.feed import parse_udp
 from bmc.interop.frame import Frame, frame_of
 from bmc.scenario import KIND_DEFAULTS, DisIn, Scenario, ScenarioError
 from protocols import dis
@@ -61,15 +61,9 @@ def kind_of(t: dis.EntityType) -> str | None:
 
 
 def parse_listen(url: str) -> tuple[str, int]:
-    """``udp://HOST:PORT`` -> (host, port); ScenarioError otherwise."""
-    parts = urlsplit(url if "://" in url else f"udp://{url}")
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    if parts.scheme != "udp" or not parts.hostname or port is None:
-        raise ScenarioError(f"--dis-in {url!r}: give udp://HOST:PORT (e.g. udp://127.0.0.1:3000)")
-    return parts.hostname, port
+    """``--dis-in udp://HOST:PORT`` -> (host, port) (no default port: say where to listen);
+    ScenarioError otherwise."""
+    return parse_udp(url, "--dis-in")
 
 
 @dataclass(slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from protocols import messages as m
 from protocols.topics import TopicParts
@@ -57,6 +58,26 @@ class TimeBase:
     def past_hour_s(self, time_s: float) -> float:
         """Seconds past the UTC hour (DIS timestamps)."""
         return self.unix_s(time_s) % 3_600.0
+
+
+def parse_udp(url: str, option: str, default_port: int | None = None) -> tuple[str, int]:
+    """``udp://HOST[:PORT]`` (the scheme may be left out) -> (host, port), for the command line's
+    ``option``; the port defaults to ``default_port`` when there is one. ScenarioError naming
+    the option and what is wrong otherwise."""
+    from bmc.scenario import ScenarioError
+
+    parts = urlsplit(url if "://" in url else f"udp://{url}")
+    why = "only udp:// is supported" if parts.scheme != "udp" else "no host" if not parts.hostname else ""
+    try:
+        port = parts.port or default_port
+    except ValueError:
+        why, port = why or "the port must be 1..65535", None
+    if port is None and not why:
+        why = "no port"
+    if why:
+        raise ScenarioError(f"{option} {url!r}: {why}; give udp://HOST:PORT (e.g. udp://127.0.0.1:3000)")
+    assert parts.hostname is not None and port is not None
+    return parts.hostname, port
 
 
 class Feed(Protocol):

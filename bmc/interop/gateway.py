@@ -21,11 +21,10 @@ import socket
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from bmc.engine import clock
 from bmc.engine.realtime import RealtimeError, RealtimeOptions, keyring_for, wait_connected
-from bmc.interop.feed import DEFAULT_PORTS, Datagram, Feed, TimeBase
+from bmc.interop.feed import DEFAULT_PORTS, Datagram, Feed, TimeBase, parse_udp
 from bmc.scenario import Scenario
 from protocols import messages as m
 from protocols.auth import MONITOR
@@ -63,16 +62,8 @@ class Destination:
 
     @classmethod
     def parse(cls, url: str, stream: str) -> Destination:
-        parts = urlsplit(url if "://" in url else f"udp://{url}")
-        if parts.scheme != "udp":
-            raise GatewayError(f"--{stream} {url!r}: only udp://HOST:PORT is supported")
-        try:
-            port = parts.port or DEFAULT_PORTS[stream]
-        except ValueError:
-            raise GatewayError(f"--{stream} {url!r}: the port must be 1..65535") from None
-        if not parts.hostname:
-            raise GatewayError(f"--{stream} {url!r}: no host")
-        return cls(parts.hostname, port)
+        """``--asterix``/``--dis``'s URL; the port defaults to the standard's (8600, 3000)."""
+        return cls(*parse_udp(url, f"--{stream}", DEFAULT_PORTS[stream]))
 
 
 def _socket(dest: Destination, ttl: int) -> tuple[socket.socket, tuple[str, int]]:
