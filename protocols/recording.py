@@ -272,21 +272,10 @@ class Recorder:
         """The tap: record one message published at simulated ``time_s``."""
         if self._finished or self.error is not None:
             return
-        index = self.count
         if msg.header.sim_time_s != time_s or time_s < 0:
-            self._overrides[index] = float(time_s)
-        log_ns = self.base_ns + (round(time_s * 1e9) if time_s > 0 else 0)
-        try:
-            cid = self._channels.get(topic)
-            if cid is None:
-                cid = self._channel(topic)
-            self._writer.add_message(
-                cid, log_ns, payload, self._wall_ns() if self._wall_ns else log_ns, index & _U32
-            )
-        except OSError as exc:
-            self.error = f"recording stopped after {index} messages: {exc.strerror or exc}"
+            self._overrides[self.count] = float(time_s)
+        if not self._add(time_s, payload, topic=topic):
             return
-        self.count = index + 1
         if self.also is not None:
             try:
                 self.also(time_s, topic, msg)
@@ -310,17 +299,28 @@ class Recorder:
         """One message on an extra channel at simulated ``time_s`` (in the recording's sequence)."""
         if self._finished or self.error is not None:
             return
+        if self._add(time_s, data, channel=channel):
+            self.extra_count += 1
+
+    def _add(self, time_s: float, data: bytes, *, topic: str = "", channel: int | None = None) -> bool:
+        """Write one message at simulated ``time_s``, next in the sequence, on ``channel`` or on
+        ``topic``'s bus channel (registered on first use). False when the write failed: the
+        recording then stops, with ``error`` saying why."""
         index = self.count
         log_ns = self.base_ns + (round(time_s * 1e9) if time_s > 0 else 0)
         try:
+            if channel is None:
+                channel = self._channels.get(topic)
+                if channel is None:
+                    channel = self._channel(topic)
             self._writer.add_message(
                 channel, log_ns, data, self._wall_ns() if self._wall_ns else log_ns, index & _U32
             )
         except OSError as exc:
             self.error = f"recording stopped after {index} messages: {exc.strerror or exc}"
-            return
+            return False
         self.count = index + 1
-        self.extra_count += 1
+        return True
 
     def close(self, metadata: Mapping[str, Mapping[str, str]] | None = None) -> None:
         """Write the closing metadata and the index, close the file (once; later calls do nothing).
